@@ -1,0 +1,34 @@
+# One entry point for the README's two commands:
+#   make book   set everything up, execute the notebooks, build the book into _build/html
+#   make test   set everything up and run every test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book test test-gpu release benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+book: setup
+	$(PY) scripts/build_book.py
+
+test: setup
+	$(PY) -m pytest
+
+test-gpu: setup
+	$(PY) -m pytest -m gpu
+
+release: setup
+	$(PY) -m autograder release
+
+clean:
+	rm -rf _build

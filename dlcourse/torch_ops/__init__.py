@@ -1,0 +1,27 @@
+"""PyTorch twin: every operation written with PyTorch tensor operations.
+
+Same names and signatures as :mod:`dlcourse.numpy_ops`.  Inputs are tensors (anything else is
+converted with ``torch.as_tensor``); the computation runs on the inputs' device, so moving the
+inputs to :func:`dlcourse.device` is all it takes to run on a GPU.
+"""
+from dlcourse.shapes import conv_output_shape
+from dlcourse.torch_ops.conv import (
+    conv1x1,
+    conv2d,
+    corr2d,
+    corr2d_loops,
+    corr2d_multi_in,
+    corr2d_multi_in_out,
+    pad2d,
+)
+
+__all__ = [
+    "conv_output_shape",
+    "corr2d_loops",
+    "corr2d",
+    "corr2d_multi_in",
+    "corr2d_multi_in_out",
+    "conv1x1",
+    "pad2d",
+    "conv2d",
+]
