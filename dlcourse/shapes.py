@@ -80,7 +80,9 @@ def check_conv2d_shapes(x_shape, w_shape, b_shape, stride, padding, dilation, gr
     """
     check_ndim(x_shape, 4, "X", "(N, C, H, W)")
     check_ndim(w_shape, 4, "W", "(O, C/groups, kh, kw)")
-    if not (isinstance(groups, Integral) and not isinstance(groups, bool)) or groups < 1:
+    if not isinstance(groups, Integral) or isinstance(groups, bool):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    if groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
     n, c, h, w = x_shape
     o, c_per_group, kh, kw = w_shape

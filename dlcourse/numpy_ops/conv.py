@@ -13,14 +13,18 @@ from dlcourse.shapes import check_conv2d_shapes, check_ndim, conv_output_shape, 
 
 
 def as_numeric_array(value, name):
-    """``np.asarray(value)``, refusing anything that is not a real or complex number array."""
+    """``np.asarray(value)``, refusing non-numeric arrays; booleans become int64 0/1."""
     arr = np.asarray(value)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.int64)  # count, as the torch twin does; bool sums would saturate at True
     return arr
 
 
 def _check_kernel_fits(x_shape, k_shape):
+    if k_shape[-2] < 1 or k_shape[-1] < 1:
+        raise ValueError(f"kernel must have positive height and width, got K shape {tuple(k_shape)}")
     if k_shape[-2] > x_shape[-2] or k_shape[-1] > x_shape[-1]:
         raise ValueError(
             f"kernel of shape {tuple(k_shape)} is larger than the input of shape {tuple(x_shape)}"

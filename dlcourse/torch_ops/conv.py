@@ -19,7 +19,7 @@ def as_tensor(value, name):
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name} must be a tensor or array of numbers: {err}") from None
     if value.dtype == torch.bool:
-        value = value.to(torch.uint8)
+        value = value.to(torch.int64)  # count, as the NumPy twin does (uint8 would wrap at 256)
     return value
 
 
@@ -39,6 +39,8 @@ def _promote(*tensors):
 
 
 def _check_kernel_fits(x_shape, k_shape):
+    if k_shape[-2] < 1 or k_shape[-1] < 1:
+        raise ValueError(f"kernel must have positive height and width, got K shape {tuple(k_shape)}")
     if k_shape[-2] > x_shape[-2] or k_shape[-1] > x_shape[-1]:
         raise ValueError(
             f"kernel of shape {tuple(k_shape)} is larger than the input of shape {tuple(x_shape)}"

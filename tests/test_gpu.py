@@ -1,0 +1,121 @@
+"""The PyTorch twins on CUDA, and dlcourse.device().
+
+Tests marked ``gpu`` are skipped (see tests/conftest.py) where ``torch.cuda.is_available()`` is
+False, as on CI; run them with ``make test-gpu`` on a machine with a GPU.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import dlcourse
+from dlcourse import torch_ops
+
+
+# --- device(): runs everywhere ----------------------------------------------------------------
+
+def test_device_returns_a_torch_device():
+    assert isinstance(dlcourse.device(), torch.device)
+
+
+def _mps_available():
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or _mps_available(), reason="an accelerator is present")
+def test_device_is_cpu_without_cuda_or_mps():
+    assert dlcourse.device() == torch.device("cpu")
+
+
+def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    mps = getattr(torch.backends, "mps", None)
+    if mps is None:
+        pytest.skip("this torch build has no torch.backends.mps")
+    for cuda, apple, expected in [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(mps, "is_available", lambda apple=apple: apple)
+        assert dlcourse.device() == torch.device(expected)
+
+
+# --- the torch twins on CUDA -------------------------------------------------------------------
+
+CUDA = torch.device("cuda")
+
+CONV_CASES = [
+    dict(shapes=[(2, 3, 9, 8), (4, 3, 3, 3), (4,)], kwargs={}),
+    dict(shapes=[(2, 4, 9, 8), (6, 2, 3, 2), (6,)], kwargs=dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)),
+    dict(shapes=[(1, 6, 7, 7), (6, 1, 3, 3)], kwargs=dict(stride=2, padding=(1, 0), groups=6)),
+    dict(shapes=[(3, 2, 5, 6), (5, 2, 1, 1), (5,)], kwargs=dict(padding=2)),
+]
+
+
+@pytest.fixture
+def no_tf32(monkeypatch):
+    """Full float32 precision for the reference: cuDNN may use TF32 (10-bit mantissa) by default."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_torch_conv2d_on_cuda_matches_F_conv2d_and_stays_on_cuda(case, dtype, no_tf32):
+    gen = torch.Generator().manual_seed(0)
+    X, W, *b = [torch.randn(s, generator=gen, dtype=dtype).to(CUDA) for s in case["shapes"]]
+    b = b[0] if b else None
+    Y = torch_ops.conv2d(X, W, b, **case["kwargs"])
+    assert Y.device.type == "cuda" and Y.dtype == dtype
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(Y, F.conv2d(X, W, b, **case["kwargs"]), **tol)
+
+
+@pytest.mark.gpu
+def test_torch_channel_functions_on_cuda_match_F_conv2d():
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(3, 6, 5, generator=gen, dtype=torch.float64).to(CUDA)
+    K = torch.randn(4, 3, 2, 3, generator=gen, dtype=torch.float64).to(CUDA)
+    expected = F.conv2d(X[None], K)[0]
+    cases = [
+        (torch_ops.corr2d(X[0], K[0, 0]), F.conv2d(X[None, :1], K[:1, :1])[0, 0]),
+        (torch_ops.corr2d_loops(X[0], K[0, 0]), F.conv2d(X[None, :1], K[:1, :1])[0, 0]),
+        (torch_ops.corr2d_multi_in(X, K[0]), expected[0]),
+        (torch_ops.corr2d_multi_in_out(X, K), expected),
+        (torch_ops.conv1x1(X, K[:, :, :1, :1]), F.conv2d(X[None], K[:, :, :1, :1])[0]),
+        (torch_ops.pad2d(X, (1, 2)), F.pad(X, (2, 2, 1, 1))),
+    ]
+    for got, want in cases:
+        assert got.device.type == "cuda"
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.gpu
+def test_autograd_through_torch_conv2d_on_cuda():
+    X = torch.randn(2, 4, 6, 6, dtype=torch.float64, device=CUDA, requires_grad=True)
+    W = torch.randn(4, 2, 3, 3, dtype=torch.float64, device=CUDA, requires_grad=True)
+    torch_ops.conv2d(X, W, stride=2, padding=1, groups=2).sum().backward()
+    assert X.grad.device.type == "cuda" and W.grad.device.type == "cuda"
+    gX, gW = X.grad.clone(), W.grad.clone()
+    X.grad = W.grad = None
+    F.conv2d(X, W, stride=2, padding=1, groups=2).sum().backward()
+    torch.testing.assert_close(gX, X.grad)
+    torch.testing.assert_close(gW, W.grad)
+
+
+@pytest.mark.gpu
+def test_torch_twin_refuses_inputs_on_cpu_and_cuda_naming_the_devices():
+    X, W, b = torch.zeros(1, 2, 4, 4, device=CUDA), torch.zeros(3, 2, 3, 3), torch.zeros(3, device=CUDA)
+    with pytest.raises(ValueError, match=r"one device.*X on cuda.*W on cpu"):
+        torch_ops.conv2d(X, W, b)
+    with pytest.raises(ValueError, match=r"one device.*b on cpu"):
+        torch_ops.conv2d(X, W.to(CUDA), b.cpu())
+    with pytest.raises(ValueError, match=r"X on cuda.*K on cpu"):
+        torch_ops.corr2d(X[0, 0], W[0, 0])
+    with pytest.raises(ValueError, match=r"X on cuda.*K on cpu"):
+        torch_ops.corr2d_multi_in_out(X[0], W)
+
+
+@pytest.mark.gpu
+def test_device_returns_cuda_when_a_gpu_is_present():
+    assert dlcourse.device().type == "cuda"
