@@ -1,0 +1,228 @@
+"""Grade a folder of submissions: discovery, parallel grading, gradebook, CSV and feedback.
+
+Layout of ``submissions``: ``<student>/<assignment>/<notebook>.ipynb`` (nbgrader's
+``submitted/`` folder has exactly this shape).  Results are written as each submission
+finishes: a JSON record under ``<out>/<assignment>/results/``, the nbgrader gradebook row and
+the feedback files.  A record whose submission hash matches is not graded again, so a batch
+killed half-way finishes on the next run with every submission graded exactly once.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import secrets
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from autograder import feedback
+from autograder.grading import SubmissionResult, grade_submission, seed_for, solution_code
+from autograder.notebooks import grade_cells, load_notebook
+from autograder.release import _tools_on_path
+from autograder.spec import load_tasks
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = COURSE_ROOT / "solutions"
+EXERCISES = COURSE_ROOT / "exercises"
+
+
+def notebook_name(assignment: str) -> str:
+    return f"{assignment}.ipynb"
+
+
+def _find_notebook(folder: Path, expected: str):
+    """(path or None, notices) for a student's assignment folder."""
+    notices = []
+    files = sorted(p for p in folder.iterdir()) if folder.is_dir() else []
+    notebooks = [p for p in files if p.suffix == ".ipynb" and p.is_file() and not p.is_symlink()]
+    others = [p.name for p in files if p not in notebooks and not p.name.startswith(".")]
+    if others:
+        notices.append(f"Ignored files that are not the notebook: {', '.join(others)}.")
+    chosen = next((p for p in notebooks if p.name == expected), None)
+    if chosen is None and len(notebooks) == 1:
+        chosen = notebooks[0]
+        notices.append(f"Expected {expected}; graded {chosen.name} instead.")
+    elif chosen is None and notebooks:
+        notices.append(f"Expected {expected}; found {', '.join(p.name for p in notebooks)} and "
+                       f"could not tell which to grade.")
+    if chosen is not None and len(notebooks) > 1:
+        notices.append("Other notebooks in the folder were ignored: "
+                       + ", ".join(p.name for p in notebooks if p != chosen) + ".")
+    return chosen, notices
+
+
+def discover(assignment: str, submissions: Path):
+    """``[(student, notebook path or None, notices)]`` sorted by student id."""
+    found = []
+    for student_dir in sorted(Path(submissions).iterdir()):
+        if not student_dir.is_dir() or student_dir.name.startswith("."):
+            continue
+        folder = student_dir / assignment
+        if not folder.is_dir():
+            continue
+        path, notices = _find_notebook(folder, notebook_name(assignment))
+        found.append((student_dir.name, path, notices))
+    return found
+
+
+def _default_db_url(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
+
+
+def _sqlite_path(db_url: str):
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url[len("sqlite:///"):])
+    return None
+
+
+def prepare_gradebook(db_url: str, assignment: str, release: dict, course_id="dlcourse"):
+    """Make sure the gradebook knows the assignment, its notebook and its cells (as
+    ``nbgrader generate_assignment`` would record them), so stock nbgrader tools work."""
+    from nbgrader.api import Gradebook
+    from autograder.notebooks import cell_role, code_cells, nbgrader_meta
+
+    nb_id = notebook_name(assignment)[: -len(".ipynb")]
+    with Gradebook(db_url, course_id=course_id) as gb:
+        gb.update_or_create_assignment(assignment)
+        gb.update_or_create_notebook(nb_id, assignment)
+        for cell in code_cells(release):
+            meta = nbgrader_meta(cell)
+            gid = meta.get("grade_id")
+            if not gid:
+                continue
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            role = cell_role(cell)
+            if role == "test":
+                gb.update_or_create_grade_cell(gid, nb_id, assignment, max_score=float(meta.get("points", 0)),
+                                               cell_type="code")
+            elif role == "solution":
+                gb.update_or_create_solution_cell(gid, nb_id, assignment)
+            gb.update_or_create_source_cell(gid, nb_id, assignment, cell_type="code",
+                                            locked=bool(meta.get("locked")), source=source,
+                                            checksum=meta.get("checksum"))
+    return nb_id
+
+
+def record_in_gradebook(db_url: str, result: SubmissionResult, nb_id: str, course_id="dlcourse"):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id=course_id) as gb, warnings.catch_warnings():
+        # nbgrader's add_submission trips a harmless SQLAlchemy autoflush warning.
+        warnings.simplefilter("ignore")
+        gb.update_or_create_student(result.student)
+        gb.update_or_create_submission(result.assignment, result.student)
+        for task in result.tasks:
+            grade = gb.find_grade(task.grade_id, nb_id, result.assignment, result.student)
+            grade.auto_score = task.points
+        gb.db.commit()
+
+
+def write_grades_csv(path: Path, results: list, tasks):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "assignment", *[t.grade_id for t in tasks], "score", "max_score"])
+        for r in sorted(results, key=lambda r: r.student):
+            by_id = {t.grade_id: t.points for t in r.tasks}
+            writer.writerow([r.student, r.assignment, *[by_id.get(t.grade_id, 0.0) for t in tasks],
+                             r.score, r.max_score])
+
+
+def _check_spec_against_notebook(assignment, tasks, release):
+    declared = grade_cells(release)
+    for task in tasks:
+        if task.grade_id not in declared:
+            raise ValueError(f"{assignment}: the spec grades '{task.grade_id}' but the released "
+                             f"notebook has no such graded cell")
+        if abs(declared[task.grade_id] - task.points) > 1e-9:
+            raise ValueError(f"{assignment}: '{task.grade_id}' is worth {declared[task.grade_id]} "
+                             f"points in the notebook but {task.points} in the spec")
+
+
+def _map_jobs(jobs, workers, scheduler):
+    """Yield results as they finish, from a local process pool or a Dask cluster."""
+    if scheduler:
+        from distributed import Client, as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = client.map(grade_submission, jobs, pure=False)
+            for future in dask_completed(futures):
+                yield future.result()
+        return
+    if workers <= 1:
+        for job in jobs:
+            yield grade_submission(job)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(grade_submission, job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = None,
+          out_dir="grading", scheduler: str | None = None, limits: dict | None = None,
+          secret: str | None = None, progress: bool = True, course_root=None) -> list:
+    """Grade every submission of ``assignment`` under ``submissions``; return the results.
+
+    Writes ``<out>/<assignment>/results/<student>.json``, ``<out>/<assignment>/grades.csv``,
+    ``<out>/<assignment>/feedback/<student>/<assignment>.{md,html}`` and the gradebook at
+    ``db_url`` (default ``sqlite:///<out>/gradebook.db``).
+    """
+    course_root = Path(course_root) if course_root else COURSE_ROOT
+    submissions = Path(submissions).resolve()
+    out_dir = Path(out_dir).resolve()
+    work = out_dir / assignment
+    (work / "results").mkdir(parents=True, exist_ok=True)
+    db_url = db_url or _default_db_url(out_dir)
+    tasks = load_tasks(assignment)
+    release = load_notebook(course_root / "exercises" / assignment / notebook_name(assignment))
+    solution = load_notebook(course_root / "solutions" / assignment / notebook_name(assignment))
+    _check_spec_against_notebook(assignment, tasks, release)
+    with _tools_on_path():  # a new gradebook runs nbgrader's `alembic` migrations
+        nb_id = prepare_gradebook(db_url, assignment, release)
+    secret = secret or secrets.token_hex(16)
+
+    private = [course_root, submissions, out_dir]
+    db_file = _sqlite_path(db_url)
+    if db_file is not None:
+        private.append(db_file.resolve().parent)
+
+    jobs, results = [], []
+    for student, path, notices in discover(assignment, submissions):
+        raw = path.read_bytes() if path is not None else None
+        digest = hashlib.sha256(raw or b"").hexdigest()
+        record = work / "results" / f"{student}.json"
+        if record.exists():
+            try:
+                previous = SubmissionResult.from_dict(json.loads(record.read_text()))
+            except (ValueError, KeyError, TypeError):
+                previous = None
+            if previous is not None and previous.submission_sha256 == digest:
+                results.append(previous)
+                continue
+        jobs.append({
+            "student": student, "assignment": assignment, "notebook": raw,
+            "release": release, "solution_cells": solution_code(solution),
+            "seed": seed_for(secret, student, assignment), "limits": limits or {},
+            "private_paths": [str(p) for p in private], "notices": notices,
+        })
+
+    bar = tqdm(total=len(jobs), desc=f"grading {assignment}", unit="submission", disable=not progress)
+    for data in _map_jobs(jobs, workers, scheduler):
+        result = SubmissionResult.from_dict(data)
+        record_in_gradebook(db_url, result, nb_id)
+        feedback.write(work / "feedback" / result.student, result)
+        # The record comes last: once it exists, this submission counts as graded.
+        record = work / "results" / f"{result.student}.json"
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result.to_dict(), indent=1))
+        os.replace(tmp, record)
+        results.append(result)
+        bar.update(1)
+    bar.close()
+    write_grades_csv(work / "grades.csv", results, tasks)
+    return sorted(results, key=lambda r: r.student)

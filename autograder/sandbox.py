@@ -1,0 +1,420 @@
+"""Run a student's cells and graded calls in an isolated process; collect plain arrays back.
+
+Isolation, strongest first, each layer used where the OS allows it:
+
+* Linux namespaces (``unshare``): a private network namespace with no interfaces (no network),
+  a private PID namespace (the student sees and can signal only its own processes; they all die
+  with it), and a private mount namespace in which the course folder (solutions, hidden checks,
+  gradebook, other students) and ``/tmp`` are covered by empty tmpfs mounts.  The submission
+  runs in a fresh size-capped tmpfs as a dedicated unprivileged user id (as root) or with every
+  capability dropped (as a normal user, in a user namespace).
+* Resource limits set by the worker before any student code: address space, CPU seconds,
+  file size, open files, processes.
+* An audit hook in the worker refusing sockets, subprocesses, forks, writes outside the
+  sandbox and imports of forbidden libraries.
+* The parent's wall clock per cell and per call: a step that runs past its time kills the
+  process group; the worker is restarted without that step, so the other tasks are still graded.
+
+Where ``unshare`` is unavailable (macOS, locked-down containers) the worker runs as a plain
+subprocess with the limits and the audit hook only; :func:`isolation_level` says which.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+WORKER_SOURCE = Path(__file__).with_name("worker.py")
+MAX_REPORT_BYTES = 64 * 2**20  # a worker may send at most this much back
+GRACE_SECONDS = 2.0  # the parent's kill comes this long after the worker's own timer
+
+
+@dataclass
+class Limits:
+    """Per-submission limits.  Times in seconds, sizes in bytes."""
+
+    cell_timeout: float = 10.0
+    notebook_timeout: float = 120.0
+    memory_bytes: int = 3 * 2**30
+    file_bytes: int = 16 * 2**20
+    tmpfs_bytes: int = 64 * 2**20
+    processes: int = 64
+    open_files: int = 256
+
+
+@dataclass
+class CallResult:
+    array: np.ndarray | None = None
+    error: str | None = None
+    forbidden: list | None = None
+
+
+@dataclass
+class RunReport:
+    """What came back from the sandbox for one mode (numpy or torch)."""
+
+    cell_errors: dict = field(default_factory=dict)  # cell index -> message
+    calls: dict = field(default_factory=dict)  # (task, case) -> CallResult
+    task_failures: dict = field(default_factory=dict)  # task -> message (timeout / crash)
+    restarts: int = 0
+    isolation: str = ""
+
+
+@lru_cache(maxsize=1)
+def isolation_level() -> str:
+    """``'namespaces-root'``, ``'namespaces-user'`` or ``'rlimits'``: what this machine allows."""
+    if sys.platform != "linux" or shutil.which("unshare") is None or shutil.which("setpriv") is None:
+        return "rlimits"
+    base = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child"]
+    probe = "mount -t tmpfs -o size=1m none /mnt 2>/dev/null || mount -t tmpfs -o size=1m none /tmp"
+    for level, extra in (("namespaces-root", []), ("namespaces-user", ["--user", "--map-root-user"])):
+        if level == "namespaces-root" and os.geteuid() != 0:
+            continue
+        try:
+            done = subprocess.run([*base[:1], *extra, *base[1:], "sh", "-c", probe],
+                                  capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return level
+    return "rlimits"
+
+
+def _hidden_paths(private_paths):
+    """Paths to cover inside the sandbox: each given path, except the Python environment.
+
+    A folder that contains the running Python (a virtual environment inside the course folder)
+    is not covered itself; its other entries are, recursively.
+    """
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    hidden = []
+
+    def visit(path: Path):
+        if not path.exists():
+            return
+        if any(path == p or path in p.parents for p in prefixes):
+            if path.is_dir() and not any(path == p for p in prefixes):
+                for child in sorted(path.iterdir()):
+                    visit(child)
+            return
+        hidden.append(path)
+
+    for p in private_paths:
+        visit(Path(p).resolve())
+    return hidden
+
+
+def _namespace_script(level, hidden, uid, limits):
+    """Shell run as (namespace) root before the worker: mounts, then drop every privilege."""
+    lines = ["set -e", "cd \"$1\"", "mount --make-rprivate / 2>/dev/null || true"]
+    for path in hidden:
+        if path.is_dir():
+            lines.append(f"mount -t tmpfs -o size=1k,mode=0555 none {_q(path)}")
+        else:
+            lines.append(f"mount --bind /dev/null {_q(path)}")
+    # A fresh /tmp, and inside it a size-capped box holding a copy of the job (never the original).
+    lines += [
+        "mount -t tmpfs -o size=1m,mode=1777 none /tmp",
+        "mkdir /tmp/box",
+        f"mount -t tmpfs -o size={limits.tmpfs_bytes},mode=0700 none /tmp/box",
+        "cp -r . /tmp/box/",
+        "mount -t tmpfs -o size=1k,mode=0555 none /dev/shm 2>/dev/null || true",
+    ]
+    if level == "namespaces-root":
+        lines.append(f"chown -R {uid}:{uid} /tmp/box")
+        drop = f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --bounding-set=-all"
+    else:
+        drop = "setpriv --no-new-privs --bounding-set=-all --inh-caps=-all"
+    lines += ["cd /tmp/box", f'exec {drop} -- "$2" -I -B worker.py "$3"']
+    return "\n".join(lines)
+
+
+def _q(path):
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def _scrubbed_env(home):
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": home,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    # Some processors need these for OpenBLAS to compute correctly; they carry no secret.
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _encode_cases(tasks):
+    """JSON-able task list plus one npz payload holding every array argument."""
+    arrays = {}
+
+    def enc(value):
+        if isinstance(value, np.ndarray):
+            key = f"a{len(arrays)}"
+            arrays[key] = value
+            return {"__array__": key}
+        if isinstance(value, tuple):
+            return {"__tuple__": [enc(v) for v in value]}
+        if isinstance(value, list):
+            return [enc(v) for v in value]
+        if isinstance(value, dict):
+            return {k: enc(v) for k, v in value.items()}
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    encoded = []
+    for task, cases in tasks:
+        encoded.append({
+            "function": task.function,
+            "call_timeout": task.call_timeout,
+            "forbidden_ops": list(task.forbidden_ops),
+            "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs))} for c in cases],
+        })
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return encoded, buffer.getvalue()
+
+
+def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=None) -> RunReport:
+    """Run ``cells`` (dicts with ``label`` and ``source``) then call every task on its cases.
+
+    ``tasks`` is a list of ``(Task, [Case, ...])``; ``mode`` is ``"numpy"`` or ``"torch"``.
+    ``private_paths`` are folders and files the student must not see (the course folder, the
+    gradebook, the submissions root, the output folder).  Returns a :class:`RunReport`; never
+    raises because of anything the student did.
+    """
+    level = isolation_level()
+    report = RunReport(isolation=level)
+    encoded_tasks, payload = _encode_cases(tasks)
+    skip_cells: set = set()
+    pending = list(encoded_tasks)
+    deadline = time.monotonic() + limits.notebook_timeout
+    uid = uid if uid is not None else 200000 + os.getpid() % 1000000
+    hidden = _hidden_paths(private_paths) if level != "rlimits" else []
+
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            for task in pending:
+                report.task_failures.setdefault(task["function"], "the notebook ran out of time")
+            break
+        outcome = _run_once(cells, pending, payload, mode, limits, skip_cells, report, level,
+                            hidden, uid, remaining)
+        if outcome is None:
+            break
+        kind, where = outcome
+        report.restarts += 1
+        if kind == "cell":
+            skip_cells.add(where)
+        else:
+            pending = [t for t in pending if t["function"] != where]
+        if report.restarts > len(cells) + len(encoded_tasks) + 1:
+            break
+    return report
+
+
+def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hidden, uid, remaining):
+    """One worker process.  Returns None when it finished, else ("cell", i) or ("task", name)
+    naming the step during which it hung or died."""
+    with tempfile.TemporaryDirectory(prefix="autograder-") as workdir:
+        box = Path(workdir)
+        shutil.copyfile(WORKER_SOURCE, box / "worker.py")
+        job = {
+            "mode": mode,
+            "cells": cells,
+            "tasks": tasks,
+            "skip_cells": sorted(skip_cells),
+            "cell_timeout": limits.cell_timeout,
+            "limits": {
+                "memory_bytes": limits.memory_bytes,
+                "cpu_seconds": int(limits.notebook_timeout) + 5,
+                "file_bytes": limits.file_bytes,
+                "processes": limits.processes if level != "rlimits" else None,
+                "open_files": limits.open_files,
+            },
+        }
+        (box / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        read_fd, write_fd = os.pipe()
+        if level == "rlimits":
+            env = _scrubbed_env(str(box))
+            command = [sys.executable, "-I", "-B", "worker.py", str(write_fd)]
+            cwd = box
+            pass_fds = (write_fd,)
+        else:
+            env = _scrubbed_env("/tmp/box")
+            script = _namespace_script(level, hidden, uid, limits)
+            userns = ["--user", "--map-root-user"] if level == "namespaces-user" else []
+            command = ["unshare", *userns, "--net", "--mount", "--pid", "--fork", "--kill-child",
+                       "--mount-proc", "sh", "-c", script, "sandbox", str(box), sys.executable,
+                       str(write_fd)]
+            cwd = box
+            pass_fds = (write_fd,)
+        try:
+            proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=pass_fds, start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            return _supervise(proc, read_fd, tasks, payload, limits, report, remaining)
+        finally:
+            _kill(proc)
+            os.close(read_fd)
+
+
+def _kill(proc):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    for stream in (proc.stdin,):
+        try:
+            if stream:
+                stream.close()
+        except OSError:
+            pass
+
+
+def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
+    task_timeouts = {t["function"]: t["call_timeout"] for t in tasks}
+    selector = selectors.DefaultSelector()
+    selector.register(read_fd, selectors.EVENT_READ)
+    os.set_blocking(read_fd, False)
+    buffer = b""
+    received = 0
+    hard_deadline = time.monotonic() + remaining
+    # Starting the interpreter (and PyTorch) gets the time of one cell on top.
+    step = ("start", None)
+    step_deadline = time.monotonic() + limits.cell_timeout + 30.0
+    finished = False
+    while True:
+        now = time.monotonic()
+        wait = min(step_deadline, hard_deadline) - now
+        if wait <= 0:
+            break
+        events = selector.select(timeout=min(wait, 1.0))
+        if not events:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(read_fd, 1 << 16)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        received += len(chunk)
+        if received > MAX_REPORT_BYTES:
+            break
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+                event = message["event"]
+            except (ValueError, KeyError, TypeError):
+                continue  # not ours: garbage written to our channel is ignored
+            now = time.monotonic()
+            if event == "cell_start":
+                step = ("cell", int(message["cell"]))
+                step_deadline = now + limits.cell_timeout + GRACE_SECONDS
+            elif event == "cell_done":
+                if message.get("error"):
+                    report.cell_errors[int(message["cell"])] = str(message["error"])[:2000]
+                step = ("between", None)
+                step_deadline = now + limits.cell_timeout + GRACE_SECONDS
+            elif event == "cells_done":
+                step = ("inputs", None)
+                step_deadline = now + 30.0
+                try:
+                    proc.stdin.write(payload)
+                    proc.stdin.close()
+                except (BrokenPipeError, OSError):
+                    pass
+            elif event == "call_start":
+                name = str(message["task"])
+                step = ("task", name)
+                step_deadline = now + task_timeouts.get(name, limits.cell_timeout) + GRACE_SECONDS
+            elif event == "call_done":
+                name = str(message["task"])
+                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
+                if message.get("npy"):
+                    try:
+                        raw = base64.b64decode(message["npy"], validate=True)
+                        result.array = np.load(io.BytesIO(raw), allow_pickle=False)
+                    except (ValueError, OSError, TypeError):
+                        result.error = "returned something that is not an array of numbers"
+                report.calls[(name, int(message["case"]))] = result
+                step = ("between", None)
+                step_deadline = now + limits.cell_timeout + GRACE_SECONDS
+            elif event == "done":
+                finished = True
+                break
+        if finished:
+            break
+    if finished:
+        return None
+    # The worker hung, died or flooded us.  Blame the step it was in.
+    timed_out = proc.poll() is None
+    _kill(proc)
+    code = proc.returncode
+    how = "ran past its time limit" if timed_out else _describe_exit(code)
+    kind, where = step
+    if kind == "cell":
+        report.cell_errors[where] = f"the cell {how}"
+        return ("cell", where)
+    if kind == "task":
+        report.task_failures[where] = f"calling it {how}"
+        return ("task", where)
+    # Died between steps (e.g. the interpreter could not start): blame the next pending task.
+    for task in tasks:
+        if not any((task["function"], c) in report.calls for c in range(len(task["cases"]))):
+            report.task_failures[task["function"]] = f"the sandbox {how}"
+            return ("task", task["function"])
+    return None
+
+
+def _describe_exit(code):
+    if code is None:
+        return "did not finish"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hints = {"SIGKILL": " (killed: memory, CPU or process limit?)", "SIGXCPU": " (CPU time limit)",
+                 "SIGSEGV": " (crashed)"}
+        return f"ended the Python process with {name}{hints.get(name, '')}"
+    return f"ended the Python process (exit code {code})"

@@ -1,0 +1,83 @@
+"""What the grader checks for each task, kept outside every notebook.
+
+A *task* is one function a student writes.  Its spec says which nbgrader grade cell its score
+goes to, how many points it is worth, how to generate test inputs from a seed, how closely the
+student's output must match the reference (the solution notebook's function on the same inputs),
+and which libraries or operators the student may not use.  Specs live in
+``autograder/specs/<assignment>.py`` as a module-level ``TASKS`` list; they never enter the
+student's sandbox.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Case", "Task", "load_tasks"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the student's function: positional ``args`` and keyword ``kwargs``.
+
+    Values are NumPy arrays or JSON-able scalars / tuples; ``label`` is what feedback shows
+    (input shapes, never expected values).
+    """
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One graded function.
+
+    ``function``: the name the student defines.  ``grade_id``: the nbgrader grade cell that
+    receives the score (``test_<function>`` by convention).  ``cases(rng)`` returns the
+    :class:`Case` list for one submission.  ``library``: ``"numpy"`` (PyTorch, SciPy and the
+    course library are unavailable while it runs) or ``"torch"`` (array arguments arrive as
+    tensors).  ``forbidden_ops``: ATen operator names (e.g. ``"convolution"``) a torch task may
+    not call.  All cases must pass for the points (as an nbgrader test cell is all or nothing).
+    """
+
+    function: str
+    points: float
+    cases: Callable[[np.random.Generator], list]
+    library: str = "numpy"
+    rtol: float = 1e-5
+    atol: float = 1e-8
+    forbidden_ops: tuple = ()
+    call_timeout: float = 10.0
+    grade_id: str = ""
+    description: str = ""
+
+    def __post_init__(self):
+        if self.library not in ("numpy", "torch"):
+            raise ValueError(f"task {self.function}: library must be 'numpy' or 'torch'")
+        if not self.grade_id:
+            object.__setattr__(self, "grade_id", f"test_{self.function}")
+
+
+def load_tasks(assignment: str) -> list:
+    """The ``TASKS`` of ``autograder/specs/<assignment>.py``; ``KeyError`` if there is none."""
+    if not assignment.isidentifier():
+        raise KeyError(f"no grading spec for assignment {assignment!r}")
+    try:
+        module = importlib.import_module(f"autograder.specs.{assignment}")
+    except ModuleNotFoundError as err:
+        if err.name == f"autograder.specs.{assignment}":
+            raise KeyError(f"no grading spec for assignment {assignment!r}") from None
+        raise
+    return list(module.TASKS)
+
+
+def shape_label(**arrays: Any) -> str:
+    """``'X (3, 4), K (2, 2)'``: how feedback names a case without showing its values."""
+    parts = []
+    for name, value in arrays.items():
+        shape = getattr(value, "shape", None)
+        parts.append(f"{name} {tuple(shape)}" if shape is not None else f"{name}={value!r}")
+    return ", ".join(parts)

@@ -1,0 +1,63 @@
+"""Grading spec for chapter 3: multiple input and output channels, 1x1 convolution."""
+from autograder.spec import Case, Task, shape_label
+
+# Every ATen operator PyTorch's own convolutions dispatch to: a torch task that must build the
+# convolution from tensor operations may call none of them, whichever Python path leads there.
+CONVOLUTION_OPS = (
+    "conv2d", "convolution", "_convolution", "conv1d", "conv3d", "cudnn_convolution",
+    "mkldnn_convolution", "_nnpack_spatial_convolution", "_slow_conv2d_forward",
+    "thnn_conv2d", "slow_conv_dilated2d", "conv_transpose2d", "convolution_overrideable",
+)
+
+
+def _multi_in_cases(rng):
+    cases = []
+    for _ in range(6):
+        c = int(rng.integers(1, 5))
+        h, w = (int(v) for v in rng.integers(2, 9, size=2))
+        X = rng.standard_normal((c, h, w))
+        K = rng.standard_normal((c, int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))))
+        cases.append(Case((X, K), label=shape_label(X=X, K=K)))
+    return cases
+
+
+def _multi_in_out_cases(rng):
+    cases = []
+    for _ in range(6):
+        c, o = (int(v) for v in rng.integers(1, 5, size=2))
+        h, w = (int(v) for v in rng.integers(2, 9, size=2))
+        X = rng.standard_normal((c, h, w))
+        K = rng.standard_normal((o, c, int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))))
+        cases.append(Case((X, K), label=shape_label(X=X, K=K)))
+    return cases
+
+
+def _conv1x1_cases(rng):
+    cases = []
+    for _ in range(5):
+        c, o = (int(v) for v in rng.integers(1, 6, size=2))
+        X = rng.standard_normal((c, *(int(v) for v in rng.integers(1, 9, size=2))))
+        K = rng.standard_normal((o, c, 1, 1))
+        cases.append(Case((X, K), label=shape_label(X=X, K=K)))
+    return cases
+
+
+def _conv2d_cases(rng):
+    cases = []
+    for _ in range(5):
+        n, c, o = (int(v) for v in rng.integers(1, 4, size=3))
+        h, w = (int(v) for v in rng.integers(3, 9, size=2))
+        X = rng.standard_normal((n, c, h, w))
+        W = rng.standard_normal((o, c, int(rng.integers(1, 4)), int(rng.integers(1, 4))))
+        b = rng.standard_normal(o)
+        cases.append(Case((X, W, b), label=shape_label(X=X, W=W, b=b)))
+    return cases
+
+
+TASKS = [
+    Task("corr2d_multi_in", 3, _multi_in_cases, description="sum over input channels"),
+    Task("corr2d_multi_in_out", 3, _multi_in_out_cases, description="many output channels"),
+    Task("conv1x1_matmul", 2, _conv1x1_cases, description="1x1 convolution as a matrix product"),
+    Task("conv2d_torch", 2, _conv2d_cases, library="torch", forbidden_ops=CONVOLUTION_OPS,
+         rtol=1e-4, atol=1e-6, description="a convolution layer from PyTorch tensor operations"),
+]

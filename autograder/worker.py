@@ -1,0 +1,303 @@
+"""The process that runs a student's code, inside the sandbox.
+
+It is copied alone into the sandbox directory and started as ``python -I -B worker.py FD``:
+it imports nothing from the course, only the standard library, NumPy and (for torch tasks)
+PyTorch.  It reads ``job.json`` and ``runs the notebook's code cells one by one under a
+per-cell timeout, then reads the test inputs (an ``.npz`` archive) from its standard input,
+which the grader sends only once every cell has run, so code in a cell never sees them.  It
+calls the graded functions on the inputs and reports on file descriptor FD, one JSON object per
+line:
+
+    {"event": "cell_start", "cell": i}          {"event": "cell_done", "cell": i, "error": ...}
+    {"event": "cells_done"}                      {"event": "call_start", "task": t, "case": c}
+    {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
+    {"event": "done"}
+
+Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  Nothing secret is in
+this process: no expected values, no hidden tests.  The parent process enforces the hard limits
+(wall clock, kill); the timers here only let a slow cell fail without losing the others.
+"""
+import base64
+import builtins
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import types
+
+MAX_MESSAGE = 2000  # characters of an error message sent back
+
+# Libraries a NumPy task may not use; the course library too, since it holds reference answers.
+FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
+                      "numba", "sklearn", "skimage", "cv2", "autograder")
+FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
+
+
+class CellTimeout(BaseException):
+    """Raised by the timer inside a cell or call that runs past its time."""
+
+
+class ForbiddenLibrary(ImportError):
+    """Raised when a task touches a library it may not use."""
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+def _limit(name, value):
+    if value is None:
+        return
+    kind = getattr(resource, name)
+    _, hard = resource.getrlimit(kind)
+    value = int(value)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+class _Sink(io.TextIOBase):
+    """Swallows what student code prints, so megabytes of output cost nothing."""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        return len(text)
+
+
+class _Reporter:
+    def __init__(self, fd):
+        self._fd = fd
+
+    def send(self, **message):
+        data = (json.dumps(message) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+
+def _error_text(exc):
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
+
+
+class _ForbiddenModule(types.ModuleType):
+    """Stands in for a library a NumPy task may not use: importing works, using does not."""
+
+    def __init__(self, name, log):
+        super().__init__(name)
+        self.__dict__["_log"] = log
+
+    def __getattr__(self, attr):
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        self.__dict__["_log"].append(self.__name__)
+        raise ForbiddenLibrary(f"{self.__name__} may not be used in a NumPy task")
+
+
+def _install_audit_hook(box, forbidden, log):
+    """Block what graded code never needs: other processes, the network, forbidden imports,
+    writing outside the sandbox.  Audit hooks cannot be removed once added."""
+    box = os.path.realpath(box)
+    blocked_events = {
+        "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+        "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
+        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "os.kill", "os.killpg",
+        "signal.pthread_kill", "sys.setprofile", "sys.settrace", "os.chmod", "os.chown",
+    }
+
+    def hook(event, args):
+        if event in blocked_events:
+            if event == "os.kill" and args and args[0] == os.getpid():
+                return
+            raise PermissionError(f"the grader's sandbox does not allow {event}")
+        if event == "import":
+            top = str(args[0]).split(".")[0]
+            if top in forbidden:
+                log.append(top)
+                raise ForbiddenLibrary(f"{top} may not be used here")
+        elif event == "open":
+            path, mode = args[0], args[1]
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+            if writing and isinstance(path, (str, bytes)):
+                real = os.path.realpath(os.fsdecode(path))
+                if not (real == box or real.startswith(box + os.sep) or real == os.devnull):
+                    raise PermissionError(f"the grader's sandbox does not allow writing {real}")
+
+    sys.addaudithook(hook)
+
+
+def _strip_magics(source):
+    # IPython magics and shell escapes mean nothing outside a kernel; keep line numbers.
+    lines = source.split("\n")
+    return "\n".join(("pass  # " + ln) if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
+
+
+def _decode(value, arrays, to_tensor):
+    if isinstance(value, dict) and "__array__" in value:
+        arr = arrays[value["__array__"]]
+        return to_tensor(arr) if to_tensor else arr
+    if isinstance(value, dict) and "__tuple__" in value:
+        return tuple(_decode(v, arrays, to_tensor) for v in value["__tuple__"])
+    if isinstance(value, list):
+        return [_decode(v, arrays, to_tensor) for v in value]
+    if isinstance(value, dict):
+        return {k: _decode(v, arrays, to_tensor) for k, v in value.items()}
+    return value
+
+
+def _encode_result(result, np):
+    if hasattr(result, "detach") and hasattr(result, "cpu") and hasattr(result, "numpy"):
+        result = result.detach().cpu().numpy()
+    arr = np.asarray(result)
+    if type(arr) is not np.ndarray:
+        arr = np.array(arr, copy=True).view(np.ndarray)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"returned {type(result).__name__} with dtype {arr.dtype}, not an array of numbers")
+    buffer = io.BytesIO()
+    np.save(buffer, arr.copy(order="C"), allow_pickle=False)  # keeps 0-d results 0-d
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class _OpRecorder:
+    """Records which ATen operators a torch task calls, whatever Python path it took."""
+
+    def __init__(self, torch):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        recorder = self
+        self.ops = set()
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                recorder.ops.add(func._schema.name.split("::")[-1])
+                return func(*args, **(kwargs or {}))
+
+        self.mode_class = Mode
+
+
+def main():
+    fd = int(sys.argv[1])
+    reporter = _Reporter(fd)
+    box = os.getcwd()
+    with open("job.json", encoding="utf-8") as fh:
+        job = json.load(fh)
+    limits = job.get("limits", {})
+    _limit("RLIMIT_AS", limits.get("memory_bytes"))
+    _limit("RLIMIT_CPU", limits.get("cpu_seconds"))
+    _limit("RLIMIT_FSIZE", limits.get("file_bytes"))
+    _limit("RLIMIT_NPROC", limits.get("processes"))
+    _limit("RLIMIT_NOFILE", limits.get("open_files", 256))
+    _limit("RLIMIT_CORE", 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+    import numpy as np
+
+    inputs_fd = os.dup(0)  # keep the channel; student code gets an empty stdin
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    mode = job["mode"]
+    forbidden_log = []
+    to_tensor = None
+    recorder = None
+    if mode == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+        to_tensor = torch.from_numpy
+        recorder = _OpRecorder(torch)
+        forbidden = FORBIDDEN_IN_TORCH
+    else:
+        forbidden = FORBIDDEN_IN_NUMPY
+        for name in forbidden:
+            sys.modules[name] = _ForbiddenModule(name, forbidden_log)
+    _install_audit_hook(box, set(forbidden), forbidden_log)
+
+    # From here on, student code runs.  Keep our own references first.
+    setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    sys.stdout = sys.stderr = _Sink()
+    skip = set(job.get("skip_cells", []))
+    for index, cell in enumerate(job["cells"]):
+        if index in skip:
+            continue
+        reporter.send(event="cell_start", cell=index)
+        error = None
+        try:
+            code = compile(_strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
+            setitimer(ITIMER_REAL, job["cell_timeout"])
+            try:
+                exec(code, namespace)
+            finally:
+                setitimer(ITIMER_REAL, 0)
+        except CellTimeout:
+            error = f"timed out after {job['cell_timeout']:g} s"
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
+            error = _error_text(exc)
+        reporter.send(event="cell_done", cell=index, error=error)
+
+    reporter.send(event="cells_done")
+    with os.fdopen(inputs_fd, "rb") as channel:
+        payload = channel.read()
+    arrays = dict(np.load(io.BytesIO(payload), allow_pickle=False)) if payload else {}
+
+    for task in job["tasks"]:
+        name = task["function"]
+        function = namespace.get(name)
+        failed = False
+        for case_index, case in enumerate(task["cases"]):
+            reporter.send(event="call_start", task=name, case=case_index)
+            message = {"event": "call_done", "task": name, "case": case_index,
+                       "npy": None, "error": None, "forbidden": None}
+            if not callable(function):
+                message["error"] = "not defined"
+                reporter.send(**message)
+                break
+            if failed:
+                break  # one failing case fails the task; do not spend time on the rest
+            del forbidden_log[:]
+            mode_ctx = recorder.mode_class() if recorder else None
+            if recorder:
+                recorder.ops.clear()
+            try:
+                args = _decode(case["args"], arrays, to_tensor)
+                kwargs = _decode(case["kwargs"], arrays, to_tensor)
+                setitimer(ITIMER_REAL, task["call_timeout"])
+                try:
+                    if mode_ctx is not None:
+                        with mode_ctx:
+                            result = function(*args, **kwargs)
+                    else:
+                        result = function(*args, **kwargs)
+                finally:
+                    setitimer(ITIMER_REAL, 0)
+                message["npy"] = _encode_result(result, np)
+            except CellTimeout:
+                message["error"] = f"timed out after {task['call_timeout']:g} s"
+            except BaseException as exc:  # noqa: BLE001
+                message["error"] = _error_text(exc)
+            if forbidden_log:
+                message["forbidden"] = sorted(set(forbidden_log))
+            elif recorder is not None:
+                used = sorted(recorder.ops & set(task.get("forbidden_ops", ())))
+                if used:
+                    message["forbidden"] = [f"torch operator {op}" for op in used]
+            failed = message["error"] is not None or message["forbidden"] is not None
+            reporter.send(**message)
+    reporter.send(event="done")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
