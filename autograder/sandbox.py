@@ -47,6 +47,7 @@ class Limits:
     """Per-submission limits.  Times in seconds, sizes in bytes."""
 
     cell_timeout: float = 10.0
+    call_timeout: float = 10.0
     notebook_timeout: float = 120.0
     memory_bytes: int = 3 * 2**30
     file_bytes: int = 16 * 2**20
@@ -169,7 +170,7 @@ def _scrubbed_env(home):
     return env
 
 
-def _encode_cases(tasks):
+def _encode_cases(tasks, default_call_timeout):
     """JSON-able task list plus one npz payload holding every array argument."""
     arrays = {}
 
@@ -192,7 +193,7 @@ def _encode_cases(tasks):
     for task, cases in tasks:
         encoded.append({
             "function": task.function,
-            "call_timeout": task.call_timeout,
+            "call_timeout": task.call_timeout or default_call_timeout,
             "forbidden_ops": list(task.forbidden_ops),
             "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs))} for c in cases],
         })
@@ -211,7 +212,7 @@ def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=Non
     """
     level = isolation_level()
     report = RunReport(isolation=level)
-    encoded_tasks, payload = _encode_cases(tasks)
+    encoded_tasks, payload = _encode_cases(tasks, limits.call_timeout)
     skip_cells: set = set()
     pending = list(encoded_tasks)
     deadline = time.monotonic() + limits.notebook_timeout

@@ -50,7 +50,7 @@ class Task:
     rtol: float = 1e-5
     atol: float = 1e-8
     forbidden_ops: tuple = ()
-    call_timeout: float = 10.0
+    call_timeout: float | None = None  # seconds per call; None: the grader's default
     grade_id: str = ""
     description: str = ""
 
