@@ -30,7 +30,10 @@ def check(path, timeout=60, kernel_name="python3"):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
             err = errors[0]
-            message = f"{err.get('ename')}: {err.get('evalue')}"
+            if err.get("ename") == "NotImplementedError":
+                message = "not answered yet: the function still raises NotImplementedError"
+            else:
+                message = f"{err.get('ename')}: {err.get('evalue')}"
         else:
             message = "visible tests pass"
         rows.append((meta.get("grade_id"), not errors, float(meta.get("points", 0)), message))
@@ -42,7 +45,7 @@ def main(path, timeout=60):
     rows = check(path, timeout=timeout)
     width = max([len(r[0]) for r in rows] + [4])
     earned = sum(p for _, ok, p, _ in rows if ok)
-    total = sum(p for *_, p, _ in [(r[0], r[1], r[2], r[3]) for r in rows])
+    total = sum(points for _, _, points, _ in rows)
     for gid, ok, points, message in rows:
         mark = "PASS" if ok else "FAIL"
         print(f"{mark}  {gid:<{width}}  {points if ok else 0:g}/{points:g}  {message}")
