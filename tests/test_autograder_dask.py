@@ -1,0 +1,96 @@
+"""The same grading job on a Dask cluster gives the same scores as the local process pool.
+
+A ``LocalCluster`` of two worker processes (one thread each, no dashboard) stands in for a
+course's cluster: ``grade(..., scheduler=address)`` and ``python -m autograder grade --scheduler
+address`` must both give every generated submission (full, zero, one task wrong) exactly the
+per-task points the local pool gives, and record them in the gradebook the same way.
+"""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from submissions import REPO, make_submission, write_submission
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+A = "ch01_cross_correlation"
+WRONG_VECTORIZED = """
+import numpy as np
+def corr2d_vectorized(X, K):
+    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+"""
+EXPECTED = {  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
+    "full": {"test_corr2d_loops": 3.0, "test_corr2d_vectorized": 3.0, "test_kernel_gradient": 4.0},
+    "zero": {"test_corr2d_loops": 0.0, "test_corr2d_vectorized": 0.0, "test_kernel_gradient": 0.0},
+    "partial": {"test_corr2d_loops": 3.0, "test_corr2d_vectorized": 0.0, "test_kernel_gradient": 4.0},
+}
+SECRET = "same-secret-for-every-run"  # same hidden inputs in every run: results must match exactly
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("submissions")
+    write_submission(root, "full", A, make_submission(A))
+    write_submission(root, "zero", A, make_submission(A, fill="release"))
+    write_submission(root, "partial", A, make_submission(A, {"corr2d_vectorized": WRONG_VECTORIZED}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                      silence_logs=40) as cluster:
+        yield cluster
+
+
+def _per_task(results):
+    return {r.student: {t.grade_id: t.points for t in r.tasks} for r in results}
+
+
+def _gradebook_totals(db_url):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url, course_id="dlcourse") as gb:
+        return {s.student.id: s.score for s in gb.assignment_submissions(A)}
+
+
+@pytest.fixture(scope="module")
+def local(submissions, tmp_path_factory):
+    from autograder.batch import grade
+
+    out = tmp_path_factory.mktemp("local")
+    return grade(A, submissions, workers=2, out_dir=out, secret=SECRET, progress=False)
+
+
+def test_dask_cluster_gives_the_same_scores_as_the_local_pool(submissions, cluster, local, tmp_path):
+    from autograder.batch import grade
+
+    db_url = f"sqlite:///{tmp_path / 'gb.db'}"
+    on_dask = grade(A, submissions, out_dir=tmp_path, db_url=db_url, scheduler=cluster.scheduler_address,
+                    secret=SECRET, progress=False)
+    assert _per_task(local) == EXPECTED
+    assert _per_task(on_dask) == _per_task(local)
+    assert [t.message for r in on_dask for t in r.tasks] == [t.message for r in local for t in r.tasks]
+    assert _gradebook_totals(db_url) == {s: sum(p.values()) for s, p in EXPECTED.items()}
+    assert {r.isolation for r in on_dask} == {r.isolation for r in local} != {""}
+
+
+def test_the_cli_scheduler_option_grades_on_the_cluster(submissions, cluster, local, tmp_path):
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", A, "--submissions", str(submissions),
+           "--out", str(tmp_path), "--scheduler", cluster.scheduler_address]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "3 submissions graded" in done.stdout
+    with open(tmp_path / A / "grades.csv") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    got = {s: {gid: float(rows[s][gid]) for gid in EXPECTED[s]} for s in rows}
+    assert got == _per_task(local) == EXPECTED
+    # the CLI makes its own secret, so only the points (not the hidden inputs) are comparable
+    assert _gradebook_totals(f"sqlite:///{tmp_path / 'gradebook.db'}") == {r.student: r.score for r in local}
