@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from numbers import Integral
 
-__all__ = ["conv_output_shape", "pair", "check_conv2d_shapes", "check_ndim"]
+__all__ = ["conv_output_shape", "pair", "check_conv2d_shapes", "check_ndim", "check_pool2d_args"]
 
 
 def pair(value, name):
@@ -104,3 +104,31 @@ def check_conv2d_shapes(x_shape, w_shape, b_shape, stride, padding, dilation, gr
     except ValueError as err:
         raise ValueError(f"X shape {tuple(x_shape)}, W shape {tuple(w_shape)}: {err}") from None
     return stride, padding, dilation, out
+
+
+def check_pool2d_args(x_shape, kernel_size, stride, padding):
+    """Validate a pooling call; return ``(kernel, stride, padding, (H_out, W_out))`` as pairs.
+
+    ``x_shape`` is ``(N, C, H, W)``; ``kernel_size``, ``stride`` and ``padding`` are ints or
+    ``(h, w)`` pairs, and ``stride=None`` means "the kernel size" (non-overlapping windows).
+    Like ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``, the padding on each side may be at
+    most half the kernel size, so that no window lies entirely in the padding.
+    """
+    check_ndim(x_shape, 4, "X", "(N, C, H, W)")
+    kernel = pair(kernel_size, "kernel_size")
+    if min(kernel) < 1:
+        raise ValueError(f"kernel_size must be >= 1, got {kernel_size!r}")
+    stride = kernel if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding")
+    if min(padding) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(
+            f"padding {padding} must be at most half of kernel_size {kernel} on each axis "
+            f"(torch's rule: a window must never lie entirely in the padding)"
+        )
+    try:
+        out = conv_output_shape(tuple(x_shape[2:]), kernel, padding, stride)
+    except ValueError as err:
+        raise ValueError(f"X shape {tuple(x_shape)}, kernel_size {kernel}: {err}") from None
+    return kernel, stride, padding, out

@@ -13,6 +13,13 @@ from dlcourse.numpy_ops.conv import (
     corr2d_multi_in_out,
     pad2d,
 )
+from dlcourse.numpy_ops.pool import (
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
 __all__ = [
     "conv_output_shape",
@@ -23,4 +30,9 @@ __all__ = [
     "conv1x1",
     "pad2d",
     "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "global_avg_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d_backward",
 ]
