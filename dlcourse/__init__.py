@@ -15,7 +15,7 @@ import importlib
 
 from dlcourse.shapes import conv_output_shape
 
-__all__ = ["device", "conv_output_shape", "numpy_ops", "torch_ops"]
+__all__ = ["device", "conv_output_shape", "numpy_ops", "torch_ops", "gradcheck"]
 __version__ = "0.1.0"
 
 
@@ -32,6 +32,6 @@ def device():
 
 
 def __getattr__(name):
-    if name in ("numpy_ops", "torch_ops"):
+    if name in ("numpy_ops", "torch_ops", "gradcheck"):
         return importlib.import_module(f"dlcourse.{name}")
     raise AttributeError(f"module 'dlcourse' has no attribute {name!r}")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from numbers import Integral
 
-__all__ = ["conv_output_shape", "pair", "check_conv2d_shapes", "check_ndim", "check_pool2d_args"]
+__all__ = ["conv_output_shape", "pair", "check_conv2d_shapes", "check_ndim", "check_pool2d_args",
+           "check_conv_transpose2d_shapes"]
 
 
 def pair(value, name):
@@ -132,3 +133,39 @@ def check_pool2d_args(x_shape, kernel_size, stride, padding):
     except ValueError as err:
         raise ValueError(f"X shape {tuple(x_shape)}, kernel_size {kernel}: {err}") from None
     return kernel, stride, padding, out
+
+
+def check_conv_transpose2d_shapes(x_shape, w_shape, b_shape, stride, padding):
+    """Validate a conv_transpose2d call; return ``(stride, padding, (H_out, W_out))`` as pairs.
+
+    ``x_shape`` is ``(N, C_in, H, W)``, ``w_shape`` is ``(C_in, C_out, kh, kw)`` (torch's layout
+    for transposed convolution), ``b_shape`` is ``(C_out,)`` or ``None``.  The output size inverts
+    :func:`conv_output_shape`: ``H_out = (H - 1)*stride - 2*padding + kh``, the largest input a
+    convolution with these settings maps to ``H`` (``output_padding`` would add the rest).
+    """
+    check_ndim(x_shape, 4, "X", "(N, C_in, H, W)")
+    check_ndim(w_shape, 4, "W", "(C_in, C_out, kh, kw)")
+    n, c_in, h, w = x_shape
+    if w_shape[0] != c_in:
+        raise ValueError(
+            f"channel mismatch: X shape {tuple(x_shape)} has {c_in} channels but W shape "
+            f"{tuple(w_shape)} expects {w_shape[0]} (W is (C_in, C_out, kh, kw))"
+        )
+    if b_shape is not None and tuple(b_shape) != (w_shape[1],):
+        raise ValueError(
+            f"b must have shape ({w_shape[1]},) to match W shape {tuple(w_shape)}, got {tuple(b_shape)}"
+        )
+    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    if min(stride) < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if min(padding) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    if min(w_shape[2:]) < 1 or min(h, w) < 1:
+        raise ValueError(f"sizes must be positive: X shape {tuple(x_shape)}, W shape {tuple(w_shape)}")
+    out = tuple((size - 1) * s - 2 * p + k for size, s, p, k in zip((h, w), stride, padding, w_shape[2:]))
+    if min(out) < 1:
+        raise ValueError(
+            f"X shape {tuple(x_shape)}, W shape {tuple(w_shape)}, stride {stride}, padding {padding}: "
+            f"output size (H - 1)*stride - 2*padding + k = {out} is not positive (padding too large)"
+        )
+    return stride, padding, out

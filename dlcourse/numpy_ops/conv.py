@@ -9,17 +9,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlcourse.shapes import check_conv2d_shapes, check_ndim, conv_output_shape, pair
-
-
-def as_numeric_array(value, name):
-    """``np.asarray(value)``, refusing non-numeric arrays; booleans become int64 0/1."""
-    arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.int64)  # count, as the torch twin does; bool sums would saturate at True
-    return arr
+from dlcourse.numpy_ops._arrays import as_numeric_array
+from dlcourse.numpy_ops.im2col import _col2im, _im2col
+from dlcourse.shapes import (
+    check_conv2d_shapes,
+    check_conv_transpose2d_shapes,
+    check_ndim,
+    conv_output_shape,
+    pair,
+)
 
 
 def _check_kernel_fits(x_shape, k_shape):
@@ -139,23 +137,101 @@ def conv2d(X, W, b=None, stride=1, padding=0, dilation=1, groups=1):
     ``X: (N, C, H, W)`` input; ``W: (O, C // groups, kh, kw)`` filters; ``b: (O,)`` bias or None.
     ``stride``, ``padding`` (zeros on each side) and ``dilation`` are ints or ``(h, w)`` pairs;
     ``groups`` splits the channels into independent groups.
-    Returns ``(N, O, H', W')`` with ``H', W'`` from :func:`~dlcourse.shapes.conv_output_shape`.
+    Returns ``(N, O, H', W')`` with ``H', W'`` from :func:`~dlcourse.shapes.conv_output_shape`,
+    in the inputs' common dtype (float32 stays float32).
+
+    Computed as ONE matrix product (chapter 5): :func:`~dlcourse.numpy_ops.im2col` copies every
+    receptive field into a column, ``cols: (N, C*kh*kw, H'*W')``, and the filters, flattened to
+    rows, multiply all of them at once.  With groups the rows and columns split into ``groups``
+    blocks and ``np.matmul`` does one product per group in the same call:
+    ``(G, O/G, C/G*kh*kw) @ (N, G, C/G*kh*kw, H'*W') -> (N, G, O/G, H'*W')``, which is already
+    the NCHW output.
     """
     X, W = as_numeric_array(X, "X"), as_numeric_array(W, "W")
     b = None if b is None else as_numeric_array(b, "b")
-    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = check_conv2d_shapes(
+    stride, padding, dilation, (ho, wo) = check_conv2d_shapes(
         X.shape, W.shape, None if b is None else b.shape, stride, padding, dilation, groups
     )
-    n, c, _, _ = X.shape
+    dtype = np.result_type(X, W) if b is None else np.result_type(X, W, b)
+    X, W = X.astype(dtype, copy=False), W.astype(dtype, copy=False)
+    n = X.shape[0]
     o, cg, kh, kw = W.shape
-    Xp = pad2d(X, (ph, pw))
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    # Every (dilated) window as a view, then keep the strided positions and the dilated taps.
-    windows = sliding_window_view(Xp, span, axis=(2, 3))
-    windows = windows[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw, ::dh, ::dw]
-    windows = windows.reshape(n, groups, cg, ho, wo, kh, kw)
-    Wg = W.reshape(groups, o // groups, cg, kh, kw)
-    Y = np.einsum("ngchwij,gocij->ngohw", windows, Wg, optimize=True).reshape(n, o, ho, wo)
+    cols = _im2col(X, (kh, kw), stride, padding, dilation, (ho, wo))  # (N, C*kh*kw, H'*W')
+    Wg = W.reshape(groups, o // groups, cg * kh * kw)
+    Y = np.matmul(Wg, cols.reshape(n, groups, cg * kh * kw, ho * wo))  # (N, G, O/G, H'*W')
+    Y = Y.reshape(n, o, ho, wo)
     if b is not None:
-        Y = Y + b.reshape(1, o, 1, 1)
+        Y += b.astype(dtype, copy=False).reshape(1, o, 1, 1)
+    return Y
+
+
+def conv2d_backward(dY, X, W, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Backpropagation through :func:`conv2d` (chapter 6): the gradients of a loss ``L``.
+
+    ``dY: (N, O, H', W')`` is ``dL/dY`` for ``Y = conv2d(X, W, b, stride, padding, dilation,
+    groups)``; the other arguments are the forward pass's.  Returns ``(dX, dW, db)`` with the shapes
+    of ``X``, ``W`` and ``b`` (``db`` is ``None`` when ``b`` is).  Two GEMMs, mirroring the forward
+    ``Y = W2d @ cols``:
+
+    * ``dW = dY2d @ cols.T`` summed over the images (``cols = im2col(X)``): each weight collects
+      the inputs it multiplied, times the gradient of the output they produced;
+    * ``dcols = W2d.T @ dY2d``, then ``dX = col2im(dcols)``: each input pixel collects the gradient
+      of every window it appears in (overlapping windows add up).  ``col2im`` is ``im2col``'s
+      transpose, so this is the transposed convolution of ``dY``;
+    * ``db = dY`` summed over the batch and the pixels.
+    """
+    dY, X, W = as_numeric_array(dY, "dY"), as_numeric_array(X, "X"), as_numeric_array(W, "W")
+    b = None if b is None else as_numeric_array(b, "b")
+    stride, padding, dilation, (ho, wo) = check_conv2d_shapes(
+        X.shape, W.shape, None if b is None else b.shape, stride, padding, dilation, groups
+    )
+    n, c = X.shape[:2]
+    o, cg, kh, kw = W.shape
+    if dY.shape != (n, o, ho, wo):
+        raise ValueError(
+            f"dY shape {dY.shape} does not match the output of conv2d on X shape {X.shape}, "
+            f"W shape {W.shape}: expected {(n, o, ho, wo)}"
+        )
+    dtype = np.result_type(dY, X, W) if b is None else np.result_type(dY, X, W, b)
+    dY, X, W = (a.astype(dtype, copy=False) for a in (dY, X, W))
+    k = cg * kh * kw
+    cols = _im2col(X, (kh, kw), stride, padding, dilation, (ho, wo)).reshape(n, groups, k, ho * wo)
+    dYg = dY.reshape(n, groups, o // groups, ho * wo)
+    Wg = W.reshape(groups, o // groups, k)
+    # dW: one (O/G, H'W') @ (H'W', k) product per image and group, summed over the images.
+    dW = np.matmul(dYg, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(W.shape)
+    del cols
+    dcols = np.matmul(Wg.transpose(0, 2, 1), dYg)  # (N, G, k, H'W')
+    dX = _col2im(dcols.reshape(n, c * kh * kw, ho * wo), X.shape, (kh, kw), stride, padding, dilation, (ho, wo))
+    db = None if b is None else dY.sum(axis=(0, 2, 3)).astype(dtype, copy=False)
+    return dX, dW, db
+
+
+def conv_transpose2d(X, W, b=None, stride=1, padding=0):
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (chapter 5).
+
+    ``X: (N, C_in, H, W)`` input; ``W: (C_in, C_out, kh, kw)`` filters (torch's layout: the
+    convolution this one transposes maps ``C_out`` channels to ``C_in``); ``b: (C_out,)`` or None.
+    ``stride`` and ``padding`` are ints or ``(h, w)`` pairs.  Returns ``(N, C_out, H_out, W_out)``
+    with ``H_out = (H - 1)*stride - 2*padding + kh``.
+
+    Each input pixel spreads a copy of its kernel, scaled by its value, onto the output, ``stride``
+    pixels apart; overlaps add; ``padding`` then crops that many pixels from each side.  As
+    matrices: ``cols = W2d.T @ X2d`` (one GEMM, ``(C_out*kh*kw, C_in) @ (C_in, H*W)``), then
+    :func:`~dlcourse.numpy_ops.col2im` adds the columns into place.  This is exactly the
+    gradient of ``conv2d(., W, stride=stride, padding=padding)`` with respect to its input.
+    """
+    X, W = as_numeric_array(X, "X"), as_numeric_array(W, "W")
+    b = None if b is None else as_numeric_array(b, "b")
+    stride, padding, (ho, wo) = check_conv_transpose2d_shapes(
+        X.shape, W.shape, None if b is None else b.shape, stride, padding
+    )
+    dtype = np.result_type(X, W) if b is None else np.result_type(X, W, b)
+    X, W = X.astype(dtype, copy=False), W.astype(dtype, copy=False)
+    n, c_in, h, w = X.shape
+    _, c_out, kh, kw = W.shape
+    cols = np.matmul(W.reshape(c_in, c_out * kh * kw).T, X.reshape(n, c_in, h * w))  # (N, C_out*kh*kw, H*W)
+    Y = _col2im(cols, (n, c_out, ho, wo), (kh, kw), stride, padding, (1, 1), (h, w))
+    if b is not None:
+        Y += b.astype(dtype, copy=False).reshape(1, c_out, 1, 1)
     return Y

@@ -8,6 +8,7 @@ from dlcourse.shapes import conv_output_shape
 from dlcourse.torch_ops.conv import (
     conv1x1,
     conv2d,
+    conv_transpose2d,
     corr2d,
     corr2d_loops,
     corr2d_multi_in,
@@ -31,6 +32,7 @@ __all__ = [
     "conv1x1",
     "pad2d",
     "conv2d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "global_avg_pool2d",

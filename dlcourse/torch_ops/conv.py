@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from dlcourse.shapes import check_conv2d_shapes, check_ndim, pair
+from dlcourse.shapes import check_conv2d_shapes, check_conv_transpose2d_shapes, check_ndim, pair
 
 
 def as_tensor(value, name):
@@ -160,4 +160,38 @@ def conv2d(X, W, b=None, stride=1, padding=0, dilation=1, groups=1):
     Y = torch.einsum("ngchwij,gocij->ngohw", windows, Wg).reshape(n, o, ho, wo)
     if b is not None:
         Y = Y + b.reshape(1, o, 1, 1)
+    return Y
+
+
+def conv_transpose2d(X, W, b=None, stride=1, padding=0):
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d``, from tensor operations.
+
+    ``X: (N, C_in, H, W)``; ``W: (C_in, C_out, kh, kw)``; ``b: (C_out,)`` or None; ``stride`` and
+    ``padding`` ints or ``(h, w)`` pairs.  Returns ``(N, C_out, (H-1)*sh - 2*ph + kh, ...)`` on the
+    inputs' device, differentiable by autograd.
+
+    Written as "zero insertion + ordinary convolution" (the "fractionally strided" view): put
+    ``stride - 1`` zeros between neighbouring input pixels, pad ``kh - 1 - padding`` zeros around
+    (crop instead when that is negative), and cross-correlate with the kernel flipped in both
+    spatial axes and its channel axes swapped, ``W.flip(2, 3).transpose(0, 1)``.  The NumPy twin
+    computes the same numbers as ``col2im(W2d.T @ X2d)``.
+    """
+    X, W = as_tensor(X, "X"), as_tensor(W, "W")
+    b = None if b is None else as_tensor(b, "b")
+    (sh, sw), (ph, pw), (ho, wo) = check_conv_transpose2d_shapes(
+        tuple(X.shape), tuple(W.shape), None if b is None else tuple(b.shape), stride, padding
+    )
+    _same_device(X=X, W=W, b=b)
+    X, W, b = _promote(X, W, b)
+    n, c_in, h, w = X.shape
+    _, c_out, kh, kw = W.shape
+    stuffed = X.new_zeros((n, c_in, (h - 1) * sh + 1, (w - 1) * sw + 1))
+    stuffed[:, :, ::sh, ::sw] = X
+    qh, qw = kh - 1 - ph, kw - 1 - pw  # padding of the equivalent stride-1 convolution
+    full = pad2d(stuffed, (max(qh, 0), max(qw, 0)))
+    full = full[:, :, max(-qh, 0) : full.shape[2] - max(-qh, 0), max(-qw, 0) : full.shape[3] - max(-qw, 0)]
+    Y = conv2d(full, W.flip(2, 3).transpose(0, 1))
+    assert tuple(Y.shape[2:]) == (ho, wo)
+    if b is not None:
+        Y = Y + b.reshape(1, c_out, 1, 1)
     return Y
