@@ -19,6 +19,9 @@ from dlcourse.checks import describe_mismatch
 
 FORBIDDEN_MESSAGE = ("uses {what}, which this task does not allow (a NumPy task must be solved "
                      "with NumPy alone, without the course library): 0 points for this task")
+# A PyTorch task is refused operators, not libraries: say so rather than talk about NumPy.
+FORBIDDEN_OPS_MESSAGE = ("uses {what}, which this task does not allow (build it from other tensor "
+                         "operations): 0 points for this task")
 
 
 @dataclass
@@ -171,7 +174,8 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
         if got is None:
             return verdict(False, f"`{task.function}` was not called on {label}: the sandbox stopped early")
         if got.forbidden:
-            return verdict(False, f"`{task.function}` " + FORBIDDEN_MESSAGE.format(what=", ".join(got.forbidden)))
+            template = FORBIDDEN_OPS_MESSAGE if task.library == "torch" else FORBIDDEN_MESSAGE
+            return verdict(False, f"`{task.function}` " + template.format(what=", ".join(got.forbidden)))
         if got.error == "not defined":
             hint = ""
             if task.function in cell_errors:

@@ -381,6 +381,12 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "done":
+                if step[0] in ("start", "cell", "inputs") or not _all_called(tasks, report):
+                    # Student code can write to this channel too (it runs in the worker's
+                    # process): an early "done" would end the run before the graded calls and
+                    # cost the student the points of honest answers.  The real worker sends
+                    # "done" only after every task was called or broken off; wait for it.
+                    continue
                 finished = True
                 break
         if finished:
@@ -405,6 +411,19 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
             report.task_failures[task["function"]] = f"the sandbox {how}"
             return ("task", task["function"])
     return None
+
+
+def _all_called(tasks, report):
+    """Whether every task has a result for each case, up to the first that failed (the worker
+    stops calling a task after its first failing case)."""
+    for task in tasks:
+        for case in range(len(task["cases"])):
+            got = report.calls.get((task["function"], case))
+            if got is None:
+                return False
+            if got.error is not None or got.forbidden:
+                break
+    return True
 
 
 def _describe_exit(code):

@@ -19,6 +19,7 @@ this process: no expected values, no hidden tests.  The parent process enforces 
 """
 import base64
 import builtins
+import importlib.machinery
 import io
 import json
 import os
@@ -94,6 +95,7 @@ class _ForbiddenModule(types.ModuleType):
     def __init__(self, name, log):
         super().__init__(name)
         self.__dict__["_log"] = log
+        self.__dict__["__path__"] = []  # a package, so its submodules import (as stubs too)
 
     def __getattr__(self, attr):
         if attr.startswith("__") and attr.endswith("__"):
@@ -102,7 +104,28 @@ class _ForbiddenModule(types.ModuleType):
         raise ForbiddenLibrary(f"{self.__name__} may not be used in a NumPy task")
 
 
-def _install_audit_hook(box, forbidden, log):
+class _StubFinder:
+    """First on ``sys.meta_path`` in a NumPy task: any module of a forbidden library, submodules
+    included, imports as a :class:`_ForbiddenModule`.  Without it ``import torch.nn.functional
+    as F`` at the top of an answer cell raised, the cell stopped there and the NumPy functions
+    it defines (which may never touch PyTorch) were lost: 0 points for honest work."""
+
+    def __init__(self, names, log):
+        self.names, self.log = set(names), log
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] not in self.names:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        return _ForbiddenModule(spec.name, self.log)
+
+    def exec_module(self, module):
+        pass
+
+
+def _install_audit_hook(box, forbidden, log, stub_finder=None):
     """Block what graded code never needs: other processes, the network, forbidden imports,
     writing outside the sandbox.  Audit hooks cannot be removed once added."""
     box = os.path.realpath(box)
@@ -111,6 +134,9 @@ def _install_audit_hook(box, forbidden, log):
         "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
         "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "os.kill", "os.killpg",
         "signal.pthread_kill", "sys.setprofile", "sys.settrace", "os.chmod", "os.chown",
+        # Walking the heap would reach the refusing kernels' registration handles (see
+        # _refuse_operators) and the worker's own state; graded code never needs it.
+        "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     }
 
     def hook(event, args):
@@ -120,6 +146,9 @@ def _install_audit_hook(box, forbidden, log):
             raise PermissionError(f"the grader's sandbox does not allow {event}")
         if event == "import":
             top = str(args[0]).split(".")[0]
+            meta_path = args[3] if len(args) > 3 else None
+            if stub_finder is not None and meta_path and meta_path[0] is stub_finder:
+                return  # the stub finder answers first: the import yields a stub
             if top in forbidden:
                 log.append(top)
                 raise ForbiddenLibrary(f"{top} may not be used here")
@@ -184,6 +213,50 @@ class _OpRecorder:
         self.mode_class = Mode
 
 
+# Backend keys whose kernels compute values; a refused operator loses its kernel on each of them.
+_COMPUTE_KEYS = ("CPU", "MkldnnCPU", "QuantizedCPU", "SparseCPU", "CompositeExplicitAutograd",
+                 "CompositeExplicitAutogradNonFunctional")
+
+
+def _refuse_operators(torch, names, log):
+    """Replace every kernel of the operators called ``names`` (in any namespace, any overload)
+    with one that raises.
+
+    The dispatch-mode recorder alone is advisory: student code runs in this process and can
+    leave the mode (``torch.utils._python_dispatch._disable_current_modes``) or reach the
+    recorder through frames.  With the kernels gone, a forbidden operator cannot produce a
+    value by any Python path; the student's function fails instead.  The registration handles
+    are kept alive only by the refusing kernels themselves (which only the C++ dispatcher holds)
+    and nothing here keeps a reference once this function returns, so student code cannot
+    reset them without ``gc`` (which the audit hook refuses in torch tasks).
+    """
+    wanted = set(names)
+    if not wanted:
+        return
+    libraries = {}
+
+    def refusing(qualname):
+        def kernel(*args, _keep=libraries, **kwargs):
+            log.append(f"torch operator {qualname.split('::')[-1].split('.')[0]}")
+            raise PermissionError(f"the grader's sandbox does not allow the PyTorch operator "
+                                  f"{qualname} in this task")
+        return kernel
+
+    for qualname in torch._C._dispatch_get_all_op_names():
+        namespace, _, name = qualname.partition("::")
+        if name.split(".")[0] not in wanted:
+            continue
+        for key in _COMPUTE_KEYS:
+            if not torch._C._dispatch_has_kernel_for_dispatch_key(qualname, key):
+                continue
+            if (namespace, key) not in libraries:
+                libraries[(namespace, key)] = torch._C._dispatch_library("IMPL", namespace, key)
+            try:
+                libraries[(namespace, key)].impl(name, key, refusing(qualname), False)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+
+
 def main():
     fd = int(sys.argv[1])
     reporter = _Reporter(fd)
@@ -208,6 +281,7 @@ def main():
     os.close(devnull)
     mode = job["mode"]
     forbidden_log = []
+    refused_log = []  # forbidden operators whose (refusing) kernel ran, whatever the path
     to_tensor = None
     recorder = None
     if mode == "torch":
@@ -216,12 +290,21 @@ def main():
         torch.set_num_threads(1)
         to_tensor = torch.from_numpy
         recorder = _OpRecorder(torch)
+        import warnings
+
+        with warnings.catch_warnings():  # "overriding a previously registered kernel"
+            warnings.simplefilter("ignore")
+            _refuse_operators(torch, {op for t in job["tasks"] for op in t.get("forbidden_ops", ())},
+                              refused_log)
         forbidden = FORBIDDEN_IN_TORCH
     else:
         forbidden = FORBIDDEN_IN_NUMPY
         for name in forbidden:
             sys.modules[name] = _ForbiddenModule(name, forbidden_log)
-    _install_audit_hook(box, set(forbidden), forbidden_log)
+        stub_finder = _StubFinder(forbidden, forbidden_log)
+        sys.meta_path.insert(0, stub_finder)
+    _install_audit_hook(box, set(forbidden), forbidden_log,
+                        stub_finder=stub_finder if mode != "torch" else None)
 
     # From here on, student code runs.  Keep our own references first.
     setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
@@ -266,6 +349,7 @@ def main():
             if failed:
                 break  # one failing case fails the task; do not spend time on the rest
             del forbidden_log[:]
+            del refused_log[:]
             mode_ctx = recorder.mode_class() if recorder else None
             if recorder:
                 recorder.ops.clear()
@@ -290,8 +374,9 @@ def main():
                 message["forbidden"] = sorted(set(forbidden_log))
             elif recorder is not None:
                 used = sorted(recorder.ops & set(task.get("forbidden_ops", ())))
+                used = sorted({f"torch operator {op}" for op in used} | set(refused_log))
                 if used:
-                    message["forbidden"] = [f"torch operator {op}" for op in used]
+                    message["forbidden"] = used
             failed = message["error"] is not None or message["forbidden"] is not None
             reporter.send(**message)
     reporter.send(event="done")

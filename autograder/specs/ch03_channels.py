@@ -7,6 +7,14 @@ CONVOLUTION_OPS = (
     "conv2d", "convolution", "_convolution", "conv1d", "conv3d", "cudnn_convolution",
     "mkldnn_convolution", "_nnpack_spatial_convolution", "_slow_conv2d_forward",
     "thnn_conv2d", "slow_conv_dilated2d", "conv_transpose2d", "convolution_overrideable",
+    # Other operators that compute a convolution (found by the red-team tests): 3-D and
+    # transposed kernels run on a depth-1 or flipped input, the time-batch-channel 1-D kernel,
+    # oneDNN's fused kernels, and the backward kernels (a gradient is a correlation too).
+    "slow_conv3d", "slow_conv3d_forward", "slow_conv_dilated3d", "slow_conv_transpose2d",
+    "slow_conv_transpose3d", "conv_transpose1d", "conv_transpose3d", "conv_tbc", "_convolution_mode",
+    "_conv_depthwise2d", "conv_depthwise3d", "_convolution_pointwise", "_convolution_transpose_pointwise",
+    "conv2d_run", "convolution_backward", "convolution_backward_overrideable", "_slow_conv2d_backward",
+    "conv_tbc_backward", "_convolution_double_backward", "mkldnn_convolution_backward",
 )
 
 

@@ -1,0 +1,692 @@
+"""Red team: malicious submissions graded in one batch per assignment, like a real course.
+
+Every attack sits in a submission whose other answers are honest, so the score it must get is
+exactly what its honest part earns: the attack itself never gains a point, never costs the
+honest part a point, never touches another student's grade, the gradebook or any file outside
+the output folder.  Attacks that try to *read* something make the function correct only if the
+read worked (a score of 0 for that task proves it failed); attacks that try to *break* something
+make the function correct only if the break-in failed.
+
+One batch per assignment (module-scoped fixtures), graded through the CLI with two workers and a
+3 s cell timeout, keeps this file to about a minute on two cores.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from submissions import REPO, make_submission, solution_sources, write_submission
+
+pytestmark = pytest.mark.slow
+
+A1 = "ch01_cross_correlation"  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
+A3 = "ch03_channels"  # corr2d_multi_in 3, corr2d_multi_in_out 3, conv1x1_matmul 2, conv2d_torch 2 (torch)
+
+# A correct corr2d_vectorized the attacks return only when their break-in *worked*.
+HONEST_VEC = '''
+import numpy as np
+def _honest(X, K):
+    X, K = np.asarray(X), np.asarray(K)
+    windows = np.lib.stride_tricks.sliding_window_view(X, K.shape)
+    return np.tensordot(windows, K, axes=([2, 3], [0, 1]))
+'''
+WRONG_VEC = '''
+import numpy as np
+def corr2d_vectorized(X, K):
+    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+'''
+
+
+def added_cell(source, **nbgrader):
+    meta = {"nbgrader": nbgrader} if nbgrader else {}
+    return {"cell_type": "code", "metadata": meta, "source": source, "outputs": [], "execution_count": None}
+
+
+def append_cells(*sources):
+    def edit(nb):
+        nb["cells"].extend(added_cell(s) for s in sources)
+    return edit
+
+
+def read_attack(path, marker):
+    """corr2d_vectorized is right only if ``path`` could be read and holds ``marker``."""
+    return HONEST_VEC + f'''
+def _stolen():
+    import os
+    try:
+        if os.path.isdir({str(path)!r}):
+            return bool(os.listdir({str(path)!r}))
+        with open({str(path)!r}, "rb") as fh:
+            return {marker!r} in fh.read()
+    except BaseException:
+        return False
+
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _stolen() else _honest(X, K) + 1.0
+'''
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 1 (NumPy tasks): student -> (answers, edit, expected score)
+# --------------------------------------------------------------------------------------------
+
+def ch01_attacks(paths):
+    sols, out, db, root, port, marker = (paths[k] for k in ("solutions", "out", "db", "root", "port", "marker"))
+    victim = root / "honest" / A1 / f"{A1}.ipynb"
+    return {
+        "honest": ({}, None, 10.0),
+        # Monkeypatching the comparison helpers: the grader compares in its own process.
+        "patch_allclose": ({"corr2d_vectorized": WRONG_VEC + '''
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_equal = lambda *a, **k: None
+import builtins
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+'''}, None, 7.0),
+        "patch_checks": ({"corr2d_vectorized": WRONG_VEC + '''
+import sys, types
+try:
+    import dlcourse.checks as checks
+    checks.assert_close = lambda *a, **k: None
+except BaseException:
+    pass
+fake = types.ModuleType("dlcourse.checks")
+fake.assert_close = lambda *a, **k: None
+fake.describe_mismatch = lambda *a, **k: None
+sys.modules["dlcourse.checks"] = fake
+'''}, None, 7.0),
+        # Objects that claim to equal anything.
+        "always_equal": ({"corr2d_vectorized": '''
+class Anything:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __float__(self): return 0.0
+def corr2d_vectorized(X, K):
+    return Anything()
+'''}, None, 7.0),
+        "ndarray_subclass": ({"corr2d_vectorized": '''
+import numpy as np
+class Sneaky(np.ndarray):
+    def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
+    def __ne__(self, other): return np.zeros(np.shape(other), dtype=bool)
+    def __sub__(self, other): return np.zeros(np.shape(other))
+    def __rsub__(self, other): return np.zeros(np.shape(other))
+    def __abs__(self): return np.zeros(self.shape)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return np.zeros(np.broadcast_shapes(*(np.shape(i) for i in inputs)))
+def corr2d_vectorized(X, K):
+    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)).view(Sneaky)
+'''}, None, 7.0),
+        # Leaving early: exceptions, exits and self-kills in cells and in graded calls.
+        "system_exit": ({"corr2d_vectorized": HONEST_VEC + '''
+def corr2d_vectorized(X, K):
+    raise SystemExit(0)
+'''}, append_cells("import sys\nsys.exit(0)", "raise KeyboardInterrupt"), 7.0),
+        "os_exit": ({"corr2d_vectorized": HONEST_VEC + '''
+import os
+def corr2d_vectorized(X, K):
+    os._exit(0)
+'''}, append_cells("import os\nos._exit(0)"), 7.0),
+        "kill_self": ({"corr2d_vectorized": HONEST_VEC + '''
+import os, signal
+def corr2d_vectorized(X, K):
+    os.kill(os.getpid(), signal.SIGKILL)
+'''}, append_cells("import os\nos.kill(os.getpid(), 9)"), 7.0),
+        # Never finishing: a loop that survives the worker's timer, a cell that ignores SIGALRM,
+        # a graded call that cancels the timer and sleeps.
+        "loop_forever": ({}, append_cells(
+            "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
+            "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+        ), 10.0),
+        "sleeper": ({"corr2d_vectorized": '''
+import signal, time
+def corr2d_vectorized(X, K):
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(1000)
+'''}, None, 7.0),
+        # Resources: memory, processes, disk, output.
+        "memory_bomb": ({"corr2d_vectorized": '''
+import numpy as np
+def corr2d_vectorized(X, K):
+    return np.ones((2**17, 2**17))
+'''}, append_cells("x = bytearray(50 * 2**30)", "import numpy as np\ny = np.ones((2**16, 2**16, 4))"), 7.0),
+        "fork_bomb": ({"corr2d_vectorized": HONEST_VEC + '''
+import os, subprocess
+def _spawned():
+    ok = False
+    for attempt in (lambda: os.fork(),
+                    lambda: subprocess.Popen(["sh", "-c", "sleep 100"]).pid,
+                    lambda: os.posix_spawn("/bin/sh", ["sh", "-c", "sleep 100"], {}),
+                    lambda: os.system("sleep 100 &") + 1000):
+        try:
+            pid = attempt()
+            if pid == 0:
+                os._exit(0)
+            ok = True
+        except BaseException:
+            pass
+    return ok
+
+def corr2d_vectorized(X, K):
+    return _honest(X, K) + 1.0 if _spawned() else _honest(X, K)
+'''}, append_cells('''
+import os, multiprocessing
+try:
+    while True:
+        os.fork()
+except BaseException:
+    pass
+try:
+    multiprocessing.Process(target=print).start()
+except BaseException:
+    pass
+'''), 10.0),
+        "huge_file": ({"corr2d_vectorized": HONEST_VEC + '''
+def _filled():
+    try:
+        with open("big.bin", "wb") as fh:
+            for _ in range(256):
+                fh.write(b"x" * 2**20)  # 256 MiB
+        return True
+    except BaseException:
+        return False
+_FILLED = _filled()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) + 1.0 if _FILLED else _honest(X, K)
+'''}, append_cells('''
+for i in range(100):
+    try:
+        with open(f"chunk{i}.bin", "wb") as fh:
+            fh.write(b"y" * 15 * 2**20)
+    except BaseException:
+        pass
+'''), 10.0),
+        "printer": ({"corr2d_vectorized": HONEST_VEC + '''
+import sys
+def corr2d_vectorized(X, K):
+    print("z" * 2**22)
+    sys.stderr.write("e" * 2**22)
+    return _honest(X, K)
+'''}, append_cells('for _ in range(20):\n    print("p" * 2**20)\nimport os\nos.write(1, b"q" * 2**22)\nos.write(2, b"r" * 2**20)'), 10.0),
+        # Reading what only the grader may see.
+        "read_solutions": ({"corr2d_vectorized": read_attack(sols / A1 / f"{A1}.ipynb", b"tensordot")}, None, 7.0),
+        "list_solutions": ({"corr2d_vectorized": read_attack(sols, None)}, None, 7.0),
+        "read_spec": ({"corr2d_vectorized": read_attack(REPO / "autograder" / "specs" / f"{A1}.py", b"TASKS")}, None, 7.0),
+        "read_gradebook": ({"corr2d_vectorized": read_attack(db, b"SQLite format 3")}, None, 7.0),
+        "read_other_student": ({"corr2d_vectorized": read_attack(victim, b"nbgrader")}, None, 7.0),
+        # Writing grades: results records, CSV, the gradebook itself, files outside the sandbox.
+        "write_grades": ({}, append_cells(f'''
+import json, os, sqlite3
+record = {{"student": "honest", "assignment": "{A1}", "tasks": [], "notices": [],
+          "submission_sha256": "", "isolation": "", "seconds": 0}}
+for target, text in (({str(out / A1 / "results" / "write_grades.json")!r}, json.dumps(record)),
+                     ({str(out / A1 / "results" / "honest.json")!r}, json.dumps(record)),
+                     ({str(out / A1 / "grades.csv")!r}, "student,score\\nwrite_grades,100\\n"),
+                     ({str(REPO / marker)!r}, "pwned"),
+                     ("/tmp/{marker}", "pwned")):
+    try:
+        with open(target, "w") as fh:
+            fh.write(text)
+    except BaseException:
+        pass
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT)
+        os.write(fd, text.encode())
+    except BaseException:
+        pass
+try:
+    con = sqlite3.connect({str(db)!r})
+    con.execute("update grade set auto_score = 100")
+    con.commit()
+except BaseException:
+    pass
+'''), 10.0),
+        # The network: a test server listens on the host's loopback.
+        "network": ({"corr2d_vectorized": HONEST_VEC + f'''
+import socket
+def _connected():
+    try:
+        s = socket.create_connection(("127.0.0.1", {port}), timeout=1)
+        s.sendall(b"let me in")
+        return True
+    except BaseException:
+        return False
+_OK = _connected()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if (_OK or _connected()) else _honest(X, K) + 1.0
+'''}, None, 7.0),
+        # Editing the read-only cells: the grader's own checks still apply.
+        "edit_locked": ({"corr2d_vectorized": WRONG_VEC}, edit_locked_cells, 7.0),
+        # Hiding errors from an IPython kernel: there is none, and the grader never trusts one.
+        "excepthook": ({"corr2d_vectorized": '''
+import sys, builtins
+sys.excepthook = lambda *a: None
+builtins.get_ipython = lambda: None
+try:
+    from IPython.core.interactiveshell import InteractiveShell
+    InteractiveShell.showtraceback = lambda *a, **k: None
+    InteractiveShell.showsyntaxerror = lambda *a, **k: None
+except BaseException:
+    pass
+def corr2d_vectorized(X, K):
+    raise AssertionError("hidden by my excepthook")
+'''}, None, 7.0),
+        # Forging the worker's report: an early "done" and fake results on its channel.
+        "forge_report": ({}, append_cells('''
+import base64, io, json, os, sys
+import numpy as np
+buf = io.BytesIO()
+np.save(buf, np.zeros((1, 1)))
+fake = base64.b64encode(buf.getvalue()).decode()
+fd = int(sys.argv[1])
+for case in range(10):
+    os.write(fd, (json.dumps({"event": "call_done", "task": "corr2d_loops", "case": case,
+                              "npy": fake, "error": None, "forbidden": None}) + "\\n").encode())
+os.write(fd, b'{"event": "done"}\\n')
+'''), 10.0),
+    }
+
+
+def edit_locked_cells(nb):
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid == "test_corr2d_vectorized":  # a "test" that always passes
+            cell["source"] = "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+        elif gid == "setup":  # sabotage NumPy for everyone after this cell
+            cell["source"] = "import numpy as np\nnp.sum = lambda *a, **k: 0\nnp.tensordot = lambda *a, **k: 0\n"
+    nb["cells"] = [c for c in nb["cells"]
+                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_kernel_gradient"]
+    # A graded cell of its own making, worth 50 points.
+    nb["cells"].append(added_cell("assert True", grade=True, solution=False, locked=True,
+                                  grade_id="test_bonus", points=50))
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 3 (three NumPy tasks and one PyTorch task that may not call a convolution operator)
+# --------------------------------------------------------------------------------------------
+
+TORCH_CONV = '''
+import torch
+import torch.nn.functional as F
+'''
+
+
+def ch03_attacks():
+    sols = solution_sources(A3)
+    honest_torch = sols["conv2d_torch"]
+    return {
+        "honest": ({}, None, 10.0),
+        # PyTorch inside the NumPy tasks: plainly, and by re-importing the real library.
+        "torch_in_numpy": ({
+            "corr2d_multi_in": '''
+import numpy as np
+import torch
+import torch.nn.functional as F
+def corr2d_multi_in(X, K):
+    return F.conv2d(torch.from_numpy(X)[None], torch.from_numpy(K)[None])[0, 0].numpy()
+''',
+            "corr2d_multi_in_out": '''
+import sys, importlib
+def corr2d_multi_in_out(X, K):
+    sys.modules.pop("torch", None)
+    sys.modules.pop("torch.nn.functional", None)
+    torch = importlib.import_module("torch")
+    return torch.nn.functional.conv2d(torch.from_numpy(X)[None], torch.from_numpy(K))[0].numpy()
+'''}, None, 4.0),
+        # A convolution operator in the PyTorch task, by every path we could think of.
+        "conv_functional": ({"conv2d_torch": TORCH_CONV + '''
+def conv2d_torch(X, W, b):
+    return F.conv2d(X, W, b)
+'''}, None, 8.0),
+        "conv_aten": ({"conv2d_torch": TORCH_CONV + '''
+def conv2d_torch(X, W, b):
+    return torch.ops.aten.convolution.default(X, W, b, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
+'''}, None, 8.0),
+        "conv_backends": ({"conv2d_torch": TORCH_CONV + '''
+def conv2d_torch(X, W, b):
+    def module():
+        layer = torch.nn.Conv2d(W.shape[1], W.shape[0], W.shape[2:]).double()
+        with torch.no_grad():
+            layer.weight.copy_(W)
+            layer.bias.copy_(b)
+            return layer(X)
+    attempts = (
+        module,
+        lambda: torch.nn.functional.conv_transpose2d(X, W.transpose(0, 1).flip(2, 3), b),
+        lambda: torch._C._nn.slow_conv3d(X[:, :, None], W[:, :, None], (1, *W.shape[2:]), b),
+        lambda: torch.ops.aten._slow_conv2d_forward(X, W, W.shape[2:], b, (1, 1), (0, 0)),
+        lambda: torch.ops.mkldnn._convolution_pointwise(
+            X.float(), W.float(), b.float(), [0, 0], [1, 1], [1, 1], 1, "none", [], "").double(),
+        lambda: torch._C._nn.thnn_conv2d(X, W, W.shape[2:], b),
+        lambda: torch.ops.aten.mkldnn_convolution(X.float(), W.float(), b.float(), [0, 0], [1, 1], [1, 1], 1).double(),
+    )
+    for attempt in attempts:
+        try:
+            return attempt()
+        except BaseException:
+            pass
+    raise RuntimeError("no backend left")
+'''}, None, 8.0),
+        # Tampering with the worker's report: dropping "forbidden" from it, forging results.
+        "conv_tamper": ({"conv2d_torch": TORCH_CONV + '''
+import base64, io, json, os, sys
+import numpy as np
+_dumps, _write = json.dumps, os.write
+def _quiet(obj, *a, **k):
+    if isinstance(obj, dict) and obj.get("forbidden"):
+        obj = dict(obj, forbidden=None)
+    return _dumps(obj, *a, **k)
+def _filtered(fd, data):
+    return _write(fd, bytes(data).replace(b'"forbidden": [', b'"forbidden": null, "x": ['))
+json.dumps = _quiet
+os.write = _filtered
+_fd = int(sys.argv[1])
+_case = [0]
+def conv2d_torch(X, W, b):
+    Y = F.conv2d(X, W, b)
+    buf = io.BytesIO()
+    np.save(buf, Y.detach().numpy())
+    message = {"event": "call_done", "task": "conv2d_torch", "case": _case[0],
+               "npy": base64.b64encode(buf.getvalue()).decode(), "error": None, "forbidden": None}
+    _case[0] += 1
+    _write(_fd, (_dumps(message) + "\\n").encode())
+    _write(_fd, b'{"event": "done"}\\n')
+    return Y
+'''}, None, 8.0),
+        # Leaving the recording dispatch mode, then scrubbing the worker's state through frames
+        # and the heap: the operator's kernel itself refuses to run.
+        "conv_evade": ({"conv2d_torch": TORCH_CONV + '''
+import gc, sys
+from torch.utils._python_dispatch import _disable_current_modes
+def _scrub(frame):
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(getattr(value, "ops", None), set):
+                value.ops.clear()
+                value.ops = type("Blind", (set,), {"add": lambda self, x: None})()
+            if isinstance(value, list) and value and isinstance(value[0], dict) and "forbidden_ops" in value[0]:
+                for task in value:
+                    task["forbidden_ops"] = []
+            if isinstance(value, dict) and "forbidden_ops" in value:
+                value["forbidden_ops"] = []
+        frame = frame.f_back
+def conv2d_torch(X, W, b):
+    for grab in (lambda: sys._getframe(1),
+                 lambda: (_ for _ in ()).throw(ValueError()),
+                 ):
+        try:
+            _scrub(grab())
+        except ValueError as exc:
+            try:
+                _scrub(exc.__traceback__.tb_frame)
+            except BaseException:
+                pass
+        except BaseException:
+            pass
+    try:  # find the grader's kernel registrations and undo them
+        for obj in gc.get_objects():
+            if isinstance(obj, dict) and "forbidden_ops" in obj:
+                obj["forbidden_ops"] = []
+            if type(obj).__name__ == "_DispatchModule":
+                obj.reset()
+    except BaseException:
+        pass
+    with _disable_current_modes():
+        Y = F.conv2d(X, W, b)
+    return Y
+'''}, None, 8.0),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class _Listener:
+    """A TCP server on the host's loopback that records every connection it accepts."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, addr = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(addr)
+            conn.close()
+
+    def close(self):
+        self._stop = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def _tree(path: Path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+def _repo_state():
+    done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO,
+                          capture_output=True, text=True)
+    return set(done.stdout.splitlines())
+
+
+def _grade(tmp_path_factory, assignment, attacks_for, **paths):
+    root = paths["root"]
+    out = paths["out"]
+    attacks = attacks_for(paths) if paths.get("needs_paths") else attacks_for()
+    for student, (answers, edit, _) in attacks.items():
+        write_submission(root, student, assignment, make_submission(assignment, answers, edit=edit))
+    before_root = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", assignment, "--submissions",
+           str(root), "--out", str(out), "--db", f"sqlite:///{paths['db']}", "--workers", "2",
+           "--cell-timeout", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = {p.stem: json.loads(p.read_text()) for p in (out / assignment / "results").glob("*.json")}
+    return {
+        "attacks": attacks, "records": records, "out": out, "db": paths["db"], "root": root,
+        "before_root": before_root, "stdout": done.stdout,
+        "assignment": assignment,
+    }
+
+
+@pytest.fixture(scope="module")
+def ch01(tmp_path_factory):
+    server = _Listener()
+    marker = f"redteam-pwned-{uuid.uuid4().hex}"
+    dbdir = tmp_path_factory.mktemp("gradebook")
+    paths = dict(root=tmp_path_factory.mktemp("submissions"), out=tmp_path_factory.mktemp("out"),
+                 db=dbdir / "gb.db", solutions=REPO / "solutions", port=server.port, marker=marker,
+                 needs_paths=True)
+    try:
+        graded = _grade(tmp_path_factory, A1, ch01_attacks, **paths)
+    finally:
+        server.close()
+    graded.update(server=server, marker=marker, dbdir=dbdir)
+    return graded
+
+
+@pytest.fixture(scope="module")
+def ch03(tmp_path_factory):
+    dbdir = tmp_path_factory.mktemp("gradebook3")
+    paths = dict(root=tmp_path_factory.mktemp("submissions3"), out=tmp_path_factory.mktemp("out3"),
+                 db=dbdir / "gb.db")
+    return _grade(tmp_path_factory, A3, ch03_attacks, **paths)
+
+
+def _by_task(record):
+    return {t["function"]: t for t in record["tasks"]}
+
+
+# ------------------------------------------------------------------------------------ ch01
+
+
+def test_every_attack_gets_exactly_the_score_of_its_honest_part(ch01):
+    got = {s: r["score"] for s, r in ch01["records"].items()}
+    want = {s: expected for s, (_, _, expected) in ch01["attacks"].items()}
+    assert got == want
+
+
+def test_csv_and_gradebook_agree_with_the_records(ch01):
+    want = {s: expected for s, (_, _, expected) in ch01["attacks"].items()}
+    with open(ch01["out"] / A1 / "grades.csv") as fh:
+        assert {row["student"]: float(row["score"]) for row in csv.DictReader(fh)} == want
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{ch01['db']}", course_id="dlcourse") as gb:
+        assert {s.student.id: s.score for s in gb.assignment_submissions(A1)} == want
+        assert {s.student.id: s.max_score for s in gb.assignment_submissions(A1)} == dict.fromkeys(want, 10.0)
+    con = sqlite3.connect(ch01["db"])
+    assert con.execute("select count(*) from submitted_assignment").fetchone()[0] == len(want)
+    assert con.execute("select count(*) from student").fetchone()[0] == len(want)
+    assert con.execute("select max(auto_score) from grade").fetchone()[0] <= 4
+
+
+def test_the_honest_student_in_the_same_batch_keeps_full_marks(ch01):
+    record = ch01["records"]["honest"]
+    assert record["score"] == record["max_score"] == 10
+    assert record["notices"] == []
+
+
+def test_nothing_is_written_outside_the_output_folder(ch01):
+    out = ch01["out"]
+    expected = {"gradebook.db"} if (out / "gradebook.db").exists() else set()
+    students = set(ch01["attacks"])
+    expected |= {A1, f"{A1}/results", f"{A1}/feedback", f"{A1}/grades.csv"}
+    expected |= {f"{A1}/results/{s}.json" for s in students}
+    expected |= {f"{A1}/feedback/{s}" for s in students}
+    expected |= {f"{A1}/feedback/{s}/{A1}.{ext}" for s in students for ext in ("md", "html")}
+    assert set(_tree(out)) == expected
+    assert _tree(ch01["dbdir"]) == ["gb.db"]
+    # The submissions are untouched, the checkout and /tmp have no marker file.  (The checkout
+    # as a whole is not compared: other work may edit it while the batch runs.)
+    after_root = {p: p.read_bytes() for p in ch01["root"].rglob("*") if p.is_file()}
+    assert after_root == ch01["before_root"]
+    assert not any(ch01["marker"] in line for line in _repo_state())
+    assert not (REPO / ch01["marker"]).exists()
+    assert not (Path("/tmp") / ch01["marker"]).exists()
+
+
+def test_reads_of_private_files_fail(ch01):
+    for student in ("read_solutions", "list_solutions", "read_spec", "read_gradebook", "read_other_student"):
+        task = _by_task(ch01["records"][student])["corr2d_vectorized"]
+        assert task["points"] == 0 and "wrong values" in task["message"], (student, task)
+
+
+def test_no_network_connection_reaches_the_host(ch01):
+    assert ch01["server"].accepted == []
+    assert _by_task(ch01["records"]["network"])["corr2d_vectorized"]["points"] == 0
+
+
+def test_comparison_monkeypatches_change_nothing(ch01):
+    for student in ("patch_allclose", "patch_checks", "edit_locked"):
+        task = _by_task(ch01["records"][student])["corr2d_vectorized"]
+        assert task["points"] == 0 and "wrong values" in task["message"], (student, task)
+
+
+def test_objects_that_equal_anything_are_refused(ch01):
+    task = _by_task(ch01["records"]["always_equal"])["corr2d_vectorized"]
+    assert task["points"] == 0 and "not an array of numbers" in task["message"]
+    task = _by_task(ch01["records"]["ndarray_subclass"])["corr2d_vectorized"]
+    assert task["points"] == 0 and "wrong values" in task["message"]
+
+
+def test_exits_and_kills_cost_only_their_own_task(ch01):
+    messages = {s: _by_task(ch01["records"][s])["corr2d_vectorized"]["message"]
+                for s in ("system_exit", "os_exit", "kill_self")}
+    assert "SystemExit" in messages["system_exit"]
+    assert "exit code 0" in messages["os_exit"]
+    # The worker is PID 1 of its own PID namespace, where the kernel ignores a SIGKILL the
+    # process sends itself: the call simply returns None.  Outside namespaces it dies.
+    assert "SIGKILL" in messages["kill_self"] or "NoneType" in messages["kill_self"]
+    notices = " ".join(ch01["records"]["system_exit"]["notices"])
+    assert "SystemExit" in notices and "KeyboardInterrupt" in notices
+
+
+def test_endless_cells_and_calls_are_cut_off(ch01):
+    notices = " ".join(ch01["records"]["loop_forever"]["notices"])
+    assert notices.count("ran past its time limit") == 2
+    task = _by_task(ch01["records"]["sleeper"])["corr2d_vectorized"]
+    assert task["points"] == 0 and "time limit" in task["message"]
+
+
+def test_resource_bombs_fail_inside_the_sandbox(ch01):
+    record = ch01["records"]["memory_bomb"]
+    assert "MemoryError" in " ".join(record["notices"])
+    assert "MemoryError" in _by_task(record)["corr2d_vectorized"]["message"]
+    for student in ("fork_bomb", "huge_file", "printer"):
+        assert ch01["records"][student]["score"] == 10, student
+
+
+def test_grade_files_written_by_a_submission_go_nowhere(ch01):
+    assert ch01["records"]["honest"]["score"] == 10
+    assert ch01["records"]["write_grades"]["student"] == "write_grades"
+    assert all(t["points"] <= t["max_points"] for r in ch01["records"].values() for t in r["tasks"])
+
+
+def test_edited_and_deleted_locked_cells_are_graded_from_the_release(ch01):
+    record = ch01["records"]["edit_locked"]
+    notices = " ".join(record["notices"])
+    assert "'setup' was edited" in notices
+    assert "'test_kernel_gradient' was deleted" in notices
+    assert "'test_bonus' is not part of the assignment" in notices
+    assert record["max_score"] == 10
+    assert _by_task(record)["corr2d_loops"]["points"] == 3  # the released setup cell ran
+
+
+def test_a_forged_report_is_not_believed(ch01):
+    record = ch01["records"]["forge_report"]
+    assert record["score"] == 10
+
+
+# ------------------------------------------------------------------------------------ ch03
+
+
+def test_ch03_every_attack_gets_exactly_the_score_of_its_honest_part(ch03):
+    got = {s: r["score"] for s, r in ch03["records"].items()}
+    want = {s: expected for s, (_, _, expected) in ch03["attacks"].items()}
+    assert got == want
+    con = sqlite3.connect(ch03["db"])
+    assert con.execute("select count(*) from submitted_assignment").fetchone()[0] == len(want)
+
+
+def test_torch_in_a_numpy_task_scores_zero_and_says_why(ch03):
+    tasks = _by_task(ch03["records"]["torch_in_numpy"])
+    for name in ("corr2d_multi_in", "corr2d_multi_in_out"):
+        assert tasks[name]["points"] == 0
+        assert "uses torch" in tasks[name]["message"] and "NumPy task" in tasks[name]["message"]
+
+
+@pytest.mark.parametrize("student", ["conv_functional", "conv_aten", "conv_backends", "conv_evade",
+                                     "conv_tamper"])
+def test_a_convolution_operator_in_the_torch_task_scores_zero(ch03, student):
+    task = _by_task(ch03["records"][student])["conv2d_torch"]
+    assert task["points"] == 0, task
+    assert "conv" in task["message"], task
+
+
+def test_plain_conv_use_is_named_in_the_message(ch03):
+    for student in ("conv_functional", "conv_aten"):
+        message = _by_task(ch03["records"][student])["conv2d_torch"]["message"]
+        assert "torch operator" in message and "does not allow" in message
