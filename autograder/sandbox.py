@@ -320,6 +320,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     step = ("start", None)
     step_deadline = time.monotonic() + limits.cell_timeout + 30.0
     finished = False
+    eof = False
     while True:
         now = time.monotonic()
         wait = min(step_deadline, hard_deadline) - now
@@ -335,6 +336,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
         except BlockingIOError:
             continue
         if not chunk:
+            eof = True
             break
         received += len(chunk)
         if received > MAX_REPORT_BYTES:
@@ -394,6 +396,13 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     if finished:
         return None
     # The worker hung, died or flooded us.  Blame the step it was in.
+    if eof:
+        # Its end of the channel closed: it is exiting.  Give the process (``unshare`` waits
+        # for the sandboxed PID 1) a moment to be reaped, or an exit would read as a timeout.
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
     timed_out = proc.poll() is None
     _kill(proc)
     code = proc.returncode
