@@ -15,6 +15,15 @@ from dlcourse.torch_ops.conv import (
     corr2d_multi_in_out,
     pad2d,
 )
+from dlcourse.torch_ops.layers import (
+    linear,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    tanh,
+)
 from dlcourse.torch_ops.pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -38,4 +47,12 @@ __all__ = [
     "global_avg_pool2d",
     "max_pool2d_backward",
     "avg_pool2d_backward",
+    # chapter 7: a classifier's layers and loss
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softmax_cross_entropy",
 ]
