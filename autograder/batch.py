@@ -143,22 +143,32 @@ def _check_spec_against_notebook(assignment, tasks, release):
                              f"points in the notebook but {task.points} in the spec")
 
 
+def _grade_here(job: dict) -> dict:
+    """:func:`grade_submission` on whichever machine runs it, with that machine's own copy of
+    the course hidden from the sandbox too: a Dask worker's checkout need not live at the
+    client's path, which is all the job's ``private_paths`` name."""
+    private = list(job.get("private_paths", ()))
+    if str(COURSE_ROOT) not in private:
+        job = dict(job, private_paths=[*private, str(COURSE_ROOT)])
+    return grade_submission(job)
+
+
 def _map_jobs(jobs, workers, scheduler):
     """Yield results as they finish, from a local process pool or a Dask cluster."""
     if scheduler:
         from distributed import Client, as_completed as dask_completed
 
         with Client(scheduler) as client:
-            futures = client.map(grade_submission, jobs, pure=False)
+            futures = client.map(_grade_here, jobs, pure=False)
             for future in dask_completed(futures):
                 yield future.result()
         return
     if workers <= 1:
         for job in jobs:
-            yield grade_submission(job)
+            yield _grade_here(job)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(grade_submission, job) for job in jobs]
+        futures = [pool.submit(_grade_here, job) for job in jobs]
         for future in as_completed(futures):
             yield future.result()
 

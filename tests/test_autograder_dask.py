@@ -94,3 +94,16 @@ def test_the_cli_scheduler_option_grades_on_the_cluster(submissions, cluster, lo
     assert got == _per_task(local) == EXPECTED
     # the CLI makes its own secret, so only the points (not the hidden inputs) are comparable
     assert _gradebook_totals(f"sqlite:///{tmp_path / 'gradebook.db'}") == {r.student: r.score for r in local}
+
+
+def test_a_worker_hides_its_own_checkout_of_the_course_too(monkeypatch):
+    """A remote Dask worker's checkout need not be at the client's path: the job's private paths
+    (the client's) get the worker's own course folder added before the sandbox starts."""
+    import autograder.batch as batch
+
+    seen = []
+    monkeypatch.setattr(batch, "grade_submission", lambda job: seen.append(job) or {})
+    batch._grade_here({"private_paths": ["/elsewhere/course"]})
+    batch._grade_here({"private_paths": [str(batch.COURSE_ROOT)]})
+    assert seen[0]["private_paths"] == ["/elsewhere/course", str(batch.COURSE_ROOT)]
+    assert seen[1]["private_paths"] == [str(batch.COURSE_ROOT)]
