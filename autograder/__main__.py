@@ -17,8 +17,15 @@ def _grade(args):
     limits = {}
     if args.cell_timeout:
         limits["cell_timeout"] = args.cell_timeout
-    results = grade(args.assignment, args.submissions, workers=args.workers, db_url=args.db,
-                    out_dir=args.out, scheduler=args.scheduler, limits=limits or None)
+    from autograder.sandbox import SandboxUnavailable
+
+    try:
+        results = grade(args.assignment, args.submissions, workers=args.workers, db_url=args.db,
+                        out_dir=args.out, scheduler=args.scheduler, limits=limits or None,
+                        allow_weak_sandbox=args.allow_weak_sandbox)
+    except SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not results:
         print(f"no submissions of {args.assignment} under {args.submissions} "
               f"(expected <student>/{args.assignment}/{args.assignment}.ipynb)", file=sys.stderr)
@@ -58,6 +65,8 @@ def main(argv=None):
     g.add_argument("--out", default="grading", help="output folder (default ./grading)")
     g.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default 10)")
+    g.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where student code cannot be isolated in Linux namespaces")
     g.set_defaults(func=_grade)
     c = sub.add_parser("check", help="run a notebook's visible tests and show the points")
     c.add_argument("notebook")

@@ -175,8 +175,12 @@ def _map_jobs(jobs, workers, scheduler):
 
 def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = None,
           out_dir="grading", scheduler: str | None = None, limits: dict | None = None,
-          secret: str | None = None, progress: bool = True, course_root=None) -> list:
+          secret: str | None = None, progress: bool = True, course_root=None,
+          allow_weak_sandbox: bool = False) -> list:
     """Grade every submission of ``assignment`` under ``submissions``; return the results.
+
+    Refuses to run (``SandboxUnavailable``) where student code cannot be isolated in Linux
+    namespaces, unless ``allow_weak_sandbox`` is set.
 
     Writes ``<out>/<assignment>/results/<student>.json``, ``<out>/<assignment>/grades.csv``,
     ``<out>/<assignment>/feedback/<student>/<assignment>.{md,html}`` and the gradebook at
@@ -219,6 +223,7 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
             "release": release, "solution_cells": solution_code(solution),
             "seed": seed_for(secret, student, assignment), "limits": limits or {},
             "private_paths": [str(p) for p in private], "notices": notices,
+            "allow_weak_sandbox": allow_weak_sandbox,
         })
 
     bar = tqdm(total=len(jobs), desc=f"grading {assignment}", unit="submission", disable=not progress)

@@ -142,7 +142,8 @@ def grade_submission(job: dict) -> dict:
         mode_tasks = [(t, cases[t.function]) for t in tasks if t.library == mode]
         if mode_tasks:
             reports[mode] = run_in_sandbox(plan.cells, mode_tasks, mode, limits,
-                                           private_paths=job.get("private_paths", ()))
+                                           private_paths=job.get("private_paths", ()),
+                                           require_isolation=not job.get("allow_weak_sandbox", False))
     result.isolation = next(iter(reports.values())).isolation if reports else ""
 
     cell_errors = {}

@@ -115,7 +115,10 @@ def _hidden_paths(private_paths):
 
     for p in private_paths:
         visit(Path(p).resolve())
-    return hidden
+    # A path inside another hidden folder is covered already (and cannot be mounted on once
+    # its parent is an empty tmpfs), e.g. an output folder inside the submissions folder.
+    unique = sorted(set(hidden), key=lambda q: len(q.parts))
+    return [q for i, q in enumerate(unique) if not any(o in q.parents for o in unique[:i])]
 
 
 def _namespace_script(level, hidden, uid, limits):
@@ -195,14 +198,22 @@ def _encode_cases(tasks, default_call_timeout):
             "function": task.function,
             "call_timeout": task.call_timeout or default_call_timeout,
             "forbidden_ops": list(task.forbidden_ops),
-            "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs))} for c in cases],
+            "max_python_lines": task.max_python_lines,
+            "inputs_must_not_change": task.inputs_must_not_change,
+            "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs)),
+                       "count_lines": bool(c.count_lines)} for c in cases],
         })
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return encoded, buffer.getvalue()
 
 
-def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=None) -> RunReport:
+class SandboxUnavailable(RuntimeError):
+    """This machine cannot isolate student code, and weak isolation was not allowed."""
+
+
+def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=None,
+                   require_isolation=True) -> RunReport:
     """Run ``cells`` (dicts with ``label`` and ``source``) then call every task on its cases.
 
     ``tasks`` is a list of ``(Task, [Case, ...])``; ``mode`` is ``"numpy"`` or ``"torch"``.
@@ -211,6 +222,12 @@ def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=Non
     raises because of anything the student did.
     """
     level = isolation_level()
+    if level == "rlimits" and require_isolation:
+        raise SandboxUnavailable(
+            "this machine cannot run student code in Linux namespaces (unshare/setpriv missing "
+            "or not permitted), so the course folder, the gradebook and the network would be "
+            "reachable from student code. Grade on Linux (as root or with user namespaces), or "
+            "pass --allow-weak-sandbox to accept the weaker isolation knowingly.")
     report = RunReport(isolation=level)
     encoded_tasks, payload = _encode_cases(tasks, limits.call_timeout)
     skip_cells: set = set()

@@ -29,6 +29,7 @@ class Case:
     args: tuple
     kwargs: dict = field(default_factory=dict)
     label: str = ""
+    count_lines: bool = False  # count the student's Python lines run by this call
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ class Task:
     :class:`Case` list for one submission.  ``library``: ``"numpy"`` (PyTorch, SciPy and the
     course library are unavailable while it runs) or ``"torch"`` (array arguments arrive as
     tensors).  ``forbidden_ops``: ATen operator names (e.g. ``"convolution"``) a torch task may
-    not call.  All cases must pass for the points (as an nbgrader test cell is all or nothing).
+    not call.  ``max_python_lines``: for cases marked ``count_lines``, the most lines of the
+    student's own Python the call may run (how "no Python loop over the output" is checked).
+    ``inputs_must_not_change``: a call that modifies its array arguments fails.  All cases must
+    pass for the points (as an nbgrader test cell is all or nothing).
     """
 
     function: str
@@ -51,6 +55,8 @@ class Task:
     atol: float = 1e-8
     forbidden_ops: tuple = ()
     call_timeout: float | None = None  # seconds per call; None: the grader's default
+    max_python_lines: int = 0  # 0: no limit
+    inputs_must_not_change: bool = True
     grade_id: str = ""
     description: str = ""
 

@@ -125,7 +125,7 @@ class _StubFinder:
         pass
 
 
-def _install_audit_hook(box, forbidden, log, stub_finder=None):
+def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None):
     """Block what graded code never needs: other processes, the network, forbidden imports,
     writing outside the sandbox.  Audit hooks cannot be removed once added."""
     box = os.path.realpath(box)
@@ -140,6 +140,8 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None):
     }
 
     def hook(event, args):
+        if event == "sys.settrace" and trace_gate and trace_gate["open"]:
+            return  # the worker's own line counter (see _count_lines)
         if event in blocked_events:
             if event == "os.kill" and args and args[0] == os.getpid():
                 return
@@ -162,6 +164,40 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None):
                     raise PermissionError(f"the grader's sandbox does not allow writing {real}")
 
     sys.addaudithook(hook)
+
+
+def _line_tracer(counter):
+    """A trace function counting the lines run in code compiled from notebook cells."""
+
+    def tracer(frame, event, arg):
+        if not frame.f_code.co_filename.startswith("<cell "):
+            return None  # library code (NumPy's Python parts) is not the student's loop
+        if event == "line":
+            counter[0] += 1
+        return tracer
+
+    return tracer
+
+
+def _snapshot(values):
+    """Copies of the array arguments, to tell afterwards whether a call modified them."""
+    out = []
+    for index, value in enumerate(values):
+        if hasattr(value, "detach") and hasattr(value, "clone"):
+            out.append((index, value.detach().clone()))
+        elif hasattr(value, "copy") and hasattr(value, "shape"):
+            out.append((index, value.copy()))
+    return out
+
+
+def _modified(values, snapshot, np):
+    for index, before in snapshot:
+        after = values[index]
+        if hasattr(after, "detach"):
+            after, before = after.detach().cpu().numpy(), before.cpu().numpy()
+        if not np.array_equal(np.asarray(after), np.asarray(before), equal_nan=True):
+            return index
+    return None
 
 
 def _strip_magics(source):
@@ -303,8 +339,10 @@ def main():
             sys.modules[name] = _ForbiddenModule(name, forbidden_log)
         stub_finder = _StubFinder(forbidden, forbidden_log)
         sys.meta_path.insert(0, stub_finder)
+    trace_gate = {"open": False}
     _install_audit_hook(box, set(forbidden), forbidden_log,
-                        stub_finder=stub_finder if mode != "torch" else None)
+                        stub_finder=stub_finder if mode != "torch" else None, trace_gate=trace_gate)
+    settrace = sys.settrace
 
     # From here on, student code runs.  Keep our own references first.
     setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
@@ -356,6 +394,13 @@ def main():
             try:
                 args = _decode(case["args"], arrays, to_tensor)
                 kwargs = _decode(case["kwargs"], arrays, to_tensor)
+                snapshot = _snapshot(args) if task.get("inputs_must_not_change", True) else []
+                lines = [0]
+                counting = bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
+                if counting:
+                    trace_gate["open"] = True
+                    settrace(_line_tracer(lines))
+                    trace_gate["open"] = False
                 setitimer(ITIMER_REAL, task["call_timeout"])
                 try:
                     if mode_ctx is not None:
@@ -365,6 +410,19 @@ def main():
                         result = function(*args, **kwargs)
                 finally:
                     setitimer(ITIMER_REAL, 0)
+                    if counting:
+                        trace_gate["open"] = True
+                        settrace(None)
+                        trace_gate["open"] = False
+                changed = _modified(args, snapshot, np)
+                if changed is not None:
+                    raise ValueError(f"it modified its input argument number {changed + 1}; "
+                                     f"the inputs must not be changed (work on a copy)")
+                if counting and lines[0] > task["max_python_lines"]:
+                    raise ValueError(
+                        f"it ran {lines[0]} lines of Python for one call (limit "
+                        f"{task['max_python_lines']}): use array operations instead of a Python "
+                        f"loop over the output")
                 message["npy"] = _encode_result(result, np)
             except CellTimeout:
                 message["error"] = f"timed out after {task['call_timeout']:g} s"

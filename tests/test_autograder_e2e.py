@@ -28,6 +28,27 @@ def kernel_gradient(X, K, Y):
     while True:
         pass
 """
+VECTORIZED_WITH_A_LOOP = """
+def corr2d_vectorized(X, K):
+    return corr2d_loops(X, K)
+"""
+MODIFIES_ITS_INPUT = """
+import numpy as np
+def corr2d_loops(X, K):
+    h, w = K.shape
+    Y = np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    X *= 0
+    return Y
+"""
+SWITCHES_OFF_THE_LINE_COUNTER = """
+import sys
+def corr2d_vectorized(X, K):
+    sys.settrace(None)
+    return corr2d_loops(X, K)
+"""
 # Expected scores: corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4.
 EXPECTED = {
     "solution": 10.0,
@@ -35,6 +56,9 @@ EXPECTED = {
     "partial": 7.0,
     "syntax": 7.0,
     "forever": 6.0,
+    "loops": 7.0,
+    "mutates": 7.0,
+    "untraced": 7.0,
 }
 
 
@@ -47,6 +71,9 @@ def graded(tmp_path_factory):
     write_submission(root, "partial", A, make_submission(A, {"corr2d_vectorized": WRONG_VECTORIZED}))
     write_submission(root, "syntax", A, make_submission(A, {"corr2d_vectorized": SYNTAX_ERROR}))
     write_submission(root, "forever", A, make_submission(A, {"kernel_gradient": LOOPS_FOREVER}))
+    write_submission(root, "loops", A, make_submission(A, {"corr2d_vectorized": VECTORIZED_WITH_A_LOOP}))
+    write_submission(root, "mutates", A, make_submission(A, {"corr2d_loops": MODIFIES_ITS_INPUT}))
+    write_submission(root, "untraced", A, make_submission(A, {"corr2d_vectorized": SWITCHES_OFF_THE_LINE_COUNTER}))
     db = out / "gb.db"
     cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", A, "--submissions", str(root),
            "--out", str(out), "--db", f"sqlite:///{db}", "--workers", "2", "--cell-timeout", "3"]
@@ -93,6 +120,20 @@ def test_an_endless_loop_costs_only_its_own_task(graded):
     assert by_task["corr2d_loops"]["points"] == 3 and by_task["corr2d_vectorized"]["points"] == 3
 
 
+def _message(graded, student, function):
+    record = json.loads((graded["out"] / "results" / f"{student}.json").read_text())
+    return {t["function"]: t["message"] for t in record["tasks"]}[function]
+
+
+def test_a_python_loop_in_a_vectorized_task_is_caught(graded):
+    assert "lines of Python" in _message(graded, "loops", "corr2d_vectorized")
+    assert "sys.settrace" in _message(graded, "untraced", "corr2d_vectorized")
+
+
+def test_modifying_an_input_is_caught(graded):
+    assert "modified its input" in _message(graded, "mutates", "corr2d_loops")
+
+
 def test_feedback_exists_as_markdown_and_html_for_everyone(graded):
     for student in EXPECTED:
         assert (graded["out"] / "feedback" / student / f"{A}.md").is_file()
@@ -114,3 +155,16 @@ def test_running_again_grades_nothing_twice(graded):
     con = sqlite3.connect(graded["db"])
     rows = con.execute("select count(*) from submitted_assignment").fetchone()[0]
     assert rows == len(EXPECTED)
+
+
+def test_grading_refuses_a_weak_sandbox_unless_allowed(tmp_path, monkeypatch):
+    from autograder import sandbox
+    from autograder.batch import grade
+
+    write_submission(tmp_path / "subs", "solution", A, make_submission(A))
+    monkeypatch.setattr(sandbox, "isolation_level", lambda: "rlimits")
+    with pytest.raises(sandbox.SandboxUnavailable, match="allow-weak-sandbox"):
+        grade(A, tmp_path / "subs", workers=1, out_dir=tmp_path / "out", progress=False)
+    results = grade(A, tmp_path / "subs", workers=1, out_dir=tmp_path / "out2", progress=False,
+                    allow_weak_sandbox=True)
+    assert results[0].score == 10 and results[0].isolation == "rlimits"

@@ -47,6 +47,8 @@ def _conv1x1_cases(rng):
         X = rng.standard_normal((c, *(int(v) for v in rng.integers(1, 9, size=2))))
         K = rng.standard_normal((o, c, 1, 1))
         cases.append(Case((X, K), label=shape_label(X=X, K=K)))
+    X, K = rng.standard_normal((48, 30, 20)), rng.standard_normal((96, 48, 1, 1))
+    cases.append(Case((X, K), label="one matrix product, " + shape_label(X=X, K=K), count_lines=True))
     return cases
 
 
@@ -65,7 +67,8 @@ def _conv2d_cases(rng):
 TASKS = [
     Task("corr2d_multi_in", 3, _multi_in_cases, description="sum over input channels"),
     Task("corr2d_multi_in_out", 3, _multi_in_out_cases, description="many output channels"),
-    Task("conv1x1_matmul", 2, _conv1x1_cases, description="1x1 convolution as a matrix product"),
+    Task("conv1x1_matmul", 2, _conv1x1_cases, max_python_lines=39,
+         description="1x1 convolution as a matrix product"),
     Task("conv2d_torch", 2, _conv2d_cases, library="torch", forbidden_ops=CONVOLUTION_OPS,
          rtol=1e-4, atol=1e-6, description="a convolution layer from PyTorch tensor operations"),
 ]
