@@ -8,7 +8,9 @@ the test accuracy is measured once, at the end.
 
 Targets (DESIGN.md, issue 5): PyTorch LeNet >= 98.5 % test accuracy within 30 s of training on 2
 cores; NumPy LeNet >= 97 % within 120 s.  The wall-clock figure is the training loop, evaluation
-of the validation set after every epoch included; loading the data is not.
+of the validation set after every epoch included; loading the data is not.  ``cpu_seconds`` (the
+process's CPU time, all threads) is stored too: on a shared machine the wall clock also counts
+the time other jobs held the cores, and the load average before and after is recorded with it.
 
     python benchmarks/lenet_mnist.py            # both; writes benchmarks/results/lenet_mnist.json
     python benchmarks/lenet_mnist.py --only torch --no-write
@@ -37,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 from dlcourse.data import load_mnist, random_shift, split_dataset, to_nchw  # noqa: E402
 
 # The settings, chosen on the validation set (see the history in the results file).
-TORCH_CONFIG = dict(variant="modern", epochs=14, batch_size=64, lr=0.05, momentum=0.9, weight_decay=5e-4,
+TORCH_CONFIG = dict(variant="modern", epochs=8, batch_size=64, lr=0.05, momentum=0.9, weight_decay=5e-4,
                     lr_schedule="cosine", max_shift=2)
-NUMPY_CONFIG = dict(variant="modern", epochs=8, batch_size=64, lr=0.05, momentum=0.9, weight_decay=5e-4,
+NUMPY_CONFIG = dict(variant="modern", epochs=6, batch_size=64, lr=0.05, momentum=0.9, weight_decay=5e-4,
                     lr_schedule="cosine", max_shift=2)
 
 
@@ -62,13 +64,13 @@ def run_torch(splits, cfg, progress):
     model = LeNet(cfg["variant"])
     gen = torch.Generator().manual_seed(0)
     augment = (lambda X: shift_t(X, cfg["max_shift"], gen)) if cfg["max_shift"] else None
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     hist = train(model, (Xtr, ytr), (Xva, yva), epochs=cfg["epochs"], lr=cfg["lr"], momentum=cfg["momentum"],
                  weight_decay=cfg["weight_decay"], batch_size=cfg["batch_size"], lr_schedule=cfg["lr_schedule"],
                  augment=augment, device="cpu", seed=0, progress=progress)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu0
     _, test_acc = evaluate(model, (Xte, yte), device="cpu")
-    return dict(config=cfg, threads=torch.get_num_threads(), train_seconds=round(seconds, 2),
+    return dict(config=cfg, threads=torch.get_num_threads(), train_seconds=round(seconds, 2), cpu_seconds=round(cpu_seconds, 2),
                 val_acc=hist["val_acc"][-1], test_acc=test_acc, target_test_acc=0.985, target_seconds=30,
                 history={k: [round(v, 5) for v in vals] for k, vals in hist.items()})
 
@@ -79,13 +81,13 @@ def run_numpy(splits, cfg, progress):
     (Xtr, ytr), (Xva, yva), (Xte, yte) = splits
     model = NumpyLeNet(cfg["variant"], seed=0)
     augment = (lambda X, rng: random_shift(X, rng, cfg["max_shift"])) if cfg["max_shift"] else None
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     hist = fit(model, Xtr, ytr, Xva, yva, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                momentum=cfg["momentum"], weight_decay=cfg["weight_decay"], lr_schedule=cfg["lr_schedule"],
                augment=augment, seed=0, progress=progress)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu0
     _, test_acc = evaluate(model, Xte, yte)
-    return dict(config=cfg, threads=THREADS, train_seconds=round(seconds, 2), val_acc=hist["val_acc"][-1],
+    return dict(config=cfg, threads=THREADS, train_seconds=round(seconds, 2), cpu_seconds=round(cpu_seconds, 2), val_acc=hist["val_acc"][-1],
                 test_acc=test_acc, target_test_acc=0.97, target_seconds=120,
                 history={k: [round(v, 5) for v in vals] for k, vals in hist.items()})
 
