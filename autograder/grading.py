@@ -168,7 +168,7 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
 
     if task.function in report.task_failures:
         return verdict(False, f"`{task.function}` {report.task_failures[task.function]}: 0 points")
-    reference = references[task.function]
+    reference = references.get(task.function) if task.judge is None else None
     for index, case in enumerate(task_cases):
         label = f"case {index + 1} of {len(task_cases)} ({case.label})"
         got = report.calls.get((task.function, index))
@@ -184,8 +184,11 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
             return verdict(False, f"`{task.function}` is not defined{hint}: 0 points")
         if got.error:
             return verdict(False, f"`{task.function}` raised an error on {label}: {got.error}")
-        expected = _reference_output(reference, case, task.library)
-        problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol, reveal=False)
+        if task.judge is not None:
+            problem = task.judge(got.array, case)
+        else:
+            expected = _reference_output(reference, case, task.library)
+            problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol, reveal=False)
         if problem:
             return verdict(False, f"`{task.function}` on {label}: {problem}")
     return verdict(True, f"`{task.function}` passed all {len(task_cases)} hidden cases")

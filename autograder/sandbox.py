@@ -21,6 +21,7 @@ subprocess with the limits and the audit hook only; :func:`isolation_level` says
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -229,6 +230,9 @@ def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=Non
             "reachable from student code. Grade on Linux (as root or with user namespaces), or "
             "pass --allow-weak-sandbox to accept the weaker isolation knowingly.")
     report = RunReport(isolation=level)
+    # A task that declares its own (long) call time, e.g. training a model, extends the budget.
+    extra = sum(task.call_timeout for task, _ in tasks if task.call_timeout)
+    limits = dataclasses.replace(limits, notebook_timeout=limits.notebook_timeout + extra)
     encoded_tasks, payload = _encode_cases(tasks, limits.call_timeout)
     skip_cells: set = set()
     pending = list(encoded_tasks)

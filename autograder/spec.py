@@ -30,6 +30,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     label: str = ""
     count_lines: bool = False  # count the student's Python lines run by this call
+    expected: Any = None  # grader-side data for a judge (e.g. held-back labels); never sent
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,11 @@ class Task:
     tensors).  ``forbidden_ops``: ATen operator names (e.g. ``"convolution"``) a torch task may
     not call.  ``max_python_lines``: for cases marked ``count_lines``, the most lines of the
     student's own Python the call may run (how "no Python loop over the output" is checked).
-    ``inputs_must_not_change``: a call that modifies its array arguments fails.  All cases must
-    pass for the points (as an nbgrader test cell is all or nothing).
+    ``inputs_must_not_change``: a call that modifies its array arguments fails.  ``judge``:
+    instead of comparing with the solution's output, ``judge(output, case)`` returns ``None``
+    when the output is good enough or a message saying why not (e.g. an accuracy threshold on
+    labels the grader holds back in ``case.expected``).  All cases must pass for the points (as
+    an nbgrader test cell is all or nothing).
     """
 
     function: str
@@ -57,6 +61,7 @@ class Task:
     call_timeout: float | None = None  # seconds per call; None: the grader's default
     max_python_lines: int = 0  # 0: no limit
     inputs_must_not_change: bool = True
+    judge: Callable | None = None
     grade_id: str = ""
     description: str = ""
 
