@@ -30,5 +30,11 @@ test-gpu: setup
 release: setup
 	$(PY) -m autograder release
 
+# Full-size measurements (minutes); results land in benchmarks/results/ and the book reads them.
+benchmark: setup
+	$(PY) benchmarks/conv_speed.py
+	$(PY) benchmarks/lenet_mnist.py
+	$(PY) benchmarks/grader_throughput.py
+
 clean:
 	rm -rf _build
