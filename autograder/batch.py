@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from autograder import feedback
 from autograder.grading import SubmissionResult, grade_submission, seed_for, solution_code
 from autograder.notebooks import grade_cells, load_notebook
-from autograder.release import _tools_on_path
+from autograder.release import tools_on_path
 from autograder.spec import load_tasks
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +196,7 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
     release = load_notebook(course_root / "exercises" / assignment / notebook_name(assignment))
     solution = load_notebook(course_root / "solutions" / assignment / notebook_name(assignment))
     _check_spec_against_notebook(assignment, tasks, release)
-    with _tools_on_path():  # a new gradebook runs nbgrader's `alembic` migrations
+    with tools_on_path():  # a new gradebook runs nbgrader's `alembic` migrations
         nb_id = prepare_gradebook(db_url, assignment, release)
     secret = secret or secrets.token_hex(16)
 

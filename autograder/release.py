@@ -56,7 +56,7 @@ def _load_config(root: Path, db_url: str):
 
 
 @contextlib.contextmanager
-def _tools_on_path():
+def tools_on_path():
     """Put this interpreter's ``bin/`` first on PATH: nbgrader's gradebook shells out to ``alembic``,
     which a virtual environment installs there, and ``.venv/bin/python -m ...`` does not add it."""
     old = os.environ.get("PATH", "")
@@ -116,7 +116,7 @@ def release(assignments=None, out_dir=None, quiet=True):
             if quiet:
                 log.setLevel(logging.WARNING)
             try:
-                with _tools_on_path():
+                with tools_on_path():
                     converter.start()
             except Exception as err:  # nbgrader raises NbGraderException or anything a preprocessor raises
                 details = "\n".join(errors.messages) or str(err)
