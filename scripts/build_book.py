@@ -65,6 +65,17 @@ def resolve(entry):
     raise FileNotFoundError(f"_toc.yml lists {entry!r} but no {entry}.ipynb/.md/.rst exists")
 
 
+def stage_mathjax(target):
+    """Copy MathJax (from the pinned django-static-mathjax wheel) next to the pages, so the
+    equations render in a browser without the network; _config.yml points mathjax_path here."""
+    import mathjax  # the package django-static-mathjax installs; it only ships the static files
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (source / "tex-mml-chtml.js").is_file():
+        raise FileNotFoundError(f"MathJax not found at {source}: reinstall requirements.txt")
+    shutil.copytree(source, target)
+
+
 def stage(parameters=None, timeout=600):
     """Fill ``_build/executed`` with the config, copied pages and executed notebooks."""
     if STAGING.exists():
@@ -72,6 +83,7 @@ def stage(parameters=None, timeout=600):
     STAGING.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, STAGING / name)
+    stage_mathjax(STAGING / "_mathjax" / "mathjax")
     pages = [resolve(entry) for entry in toc_entries(ROOT / "_toc.yml")]
     notebooks = [p for p in pages if p.suffix == ".ipynb"]
 
