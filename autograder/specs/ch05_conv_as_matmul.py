@@ -21,6 +21,9 @@ def _im2col_cases(rng):
     cases.append(Case((X, 1, 1, 2), label=f"1x1 window, stride 2, {shape_label(X=X)}"))
     X = rng.integers(-9, 10, size=(2, 2, 6, 7))
     cases.append(Case((X, 3, 2, 2), label=f"integer input, {shape_label(X=X)}, window (3, 2), stride 2"))
+    X = rng.standard_normal((3, 4, 40, 30))
+    cases.append(Case((X, 2, 3, 1), count_lines=True,
+                      label=f"no Python loop over the output, {shape_label(X=X)}, window (2, 3), stride 1"))
     return cases
 
 
@@ -39,6 +42,9 @@ def _gemm_cases(rng):
     cases.append(Case((X, W, None, 2), label=f"1x1 kernel, stride 2, no bias, {shape_label(X=X, W=W)}"))
     X, W = rng.integers(-9, 10, size=(2, 2, 6, 7)), rng.integers(-3, 4, size=(3, 2, 3, 2))
     cases.append(Case((X, W, None, 2), label=f"integer input and kernel, {shape_label(X=X, W=W)}, stride 2"))
+    X, W, b = rng.standard_normal((3, 4, 40, 30)), rng.standard_normal((5, 4, 2, 3)), rng.standard_normal(5)
+    cases.append(Case((X, W, b, 1), count_lines=True,
+                      label="one matrix product, " + shape_label(X=X, W=W, b=b) + ", stride 1"))
     return cases
 
 
@@ -60,7 +66,7 @@ def _col2im_cases(rng):
 
 
 TASKS = [
-    Task("im2col", 3, _im2col_cases, description="every window as a column, in the notebook's layout"),
-    Task("conv2d_gemm", 4, _gemm_cases, rtol=1e-5, atol=1e-6, description="convolution as one matrix product"),
+    Task("im2col", 3, _im2col_cases, max_python_lines=299, description="every window as a column, in the notebook's layout"),
+    Task("conv2d_gemm", 4, _gemm_cases, max_python_lines=299, rtol=1e-5, atol=1e-6, description="convolution as one matrix product"),
     Task("col2im", 3, _col2im_cases, rtol=1e-5, atol=1e-6, description="the adjoint of im2col"),
 ]
