@@ -182,6 +182,9 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
             if task.function in cell_errors:
                 hint = f" (its cell raised: {cell_errors[task.function]})"
             return verdict(False, f"`{task.function}` is not defined{hint}: 0 points")
+        if got.error and got.error.startswith("NotImplementedError"):
+            return verdict(False, f"`{task.function}` is not answered yet (it still raises "
+                                  f"NotImplementedError): 0 points")
         if got.error:
             return verdict(False, f"`{task.function}` raised an error on {label}: {got.error}")
         if task.judge is not None:
