@@ -10,6 +10,12 @@
    those executed copies into ``_build/html``.  Jupyter Book never executes anything itself
    (``execute_notebooks: "off"``), and any Sphinx warning makes the build fail.
 
+Data: when ``../shared/data`` exists beside the checkout (real MNIST, as in CI) and neither
+``DLCOURSE_DATA`` nor ``DLCOURSE_MNIST`` is set, ``DLCOURSE_DATA`` is pointed there for the
+notebooks, so the book is built from real digits, offline and deterministically.  Otherwise
+the environment is left alone and the loaders follow their own policy (cache, download, or the
+documented fallback with a warning on the page).
+
 Exit status: 0 on success; 1 when a notebook fails (the message names the notebook and the
 cell) or when the book build reports a warning or an error.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from notebooks import NotebookExecutionError, declared_parameters, execute_notebook  # noqa: E402
 
 STAGING = ROOT / "_build" / "executed"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def use_shared_data():
+    """Set ``DLCOURSE_DATA`` to ``../shared/data`` if that folder exists and no data folder is named."""
+    if SHARED_DATA.is_dir() and not (os.environ.get("DLCOURSE_DATA") or os.environ.get("DLCOURSE_MNIST")):
+        os.environ["DLCOURSE_DATA"] = str(SHARED_DATA)
 
 
 def toc_entries(toc_path):
@@ -141,6 +155,7 @@ def main(argv=None):
         except (ValueError, SyntaxError):
             parameters[name] = value
 
+    use_shared_data()
     start = time.perf_counter()
     try:
         timings = stage(parameters, timeout=args.timeout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +35,20 @@ SMOKE_PARAMETERS = {
     "gd_steps": 5,       # gradient-descent steps in chapter 1
     "n_demo": 16,        # input side in chapter 2's shape examples
     "max_layers": 4,     # depth of chapter 2's shrinking-map plot
+    "timing_repeats": 1,     # chapter 5's live timings: one run each
+    "mlp_steps": 50,         # chapter 7: toy-MLP gradient-descent steps
+    "numpy_train_size": 256, # chapter 7: NumPy LeNet training images
+    "numpy_epochs": 1,
+    "torch_train_size": 512, # chapter 7: PyTorch LeNet training images
+    "torch_epochs": 1,
+    "compare_train_size": 256,  # chapter 7: 1998-vs-modern comparison
+    "compare_epochs": 1,
 }
+
+# Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
+# checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
+# their own policy (cache, download, or the scikit-learn fallback with a warning).
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def _load_notebooks_module():
@@ -104,7 +118,9 @@ def _smoke_parameters(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS + SOLUTION_NOTEBOOKS, ids=_rel)
-def test_notebook_executes_top_to_bottom(path, tmp_path):
+def test_notebook_executes_top_to_bottom(path, tmp_path, monkeypatch):
+    if SHARED_DATA.is_dir() and not (os.environ.get("DLCOURSE_DATA") or os.environ.get("DLCOURSE_MNIST")):
+        monkeypatch.setenv("DLCOURSE_DATA", str(SHARED_DATA))
     executed = notebooks.execute_notebook(path, tmp_path / path.name, parameters=_smoke_parameters(path),
                                           cwd=path.parent, timeout=300)
     errors = [out for cell in executed.cells if cell.cell_type == "code"
