@@ -35,8 +35,15 @@ EXPECTED_TASKS = {
     "ch05_conv_as_matmul": {"im2col": 3, "conv2d_gemm": 4, "col2im": 3},
     "ch06_backprop": {"conv2d_backward_input": 3, "conv2d_backward_weight": 3, "conv2d_backward_bias": 1,
                       "numerical_gradient_of_conv": 3},
+    "ch07_lenet": {"softmax_cross_entropy_loss": 2, "softmax_cross_entropy_grad": 2, "lenet_forward_backward": 3,
+                   "train_and_predict": 3},
 }
-TORCH_ASSIGNMENTS = {"ch03_channels"}  # the only ones whose setup may import torch
+TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup may import torch
+
+# Real data for the test cells that load it (ch07's MNIST): ``../shared/data`` beside the
+# checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
+# their own policy (cache, download, or the scikit-learn fallback with a warning).
+SHARED_DATA = REPO.parent / "shared" / "data"
 
 ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
@@ -233,6 +240,8 @@ def _validate(path: Path, invert: bool):
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["DLCOURSE_DB_URL"] = "sqlite://"  # in-memory: validation never touches a gradebook on disk
+    if SHARED_DATA.is_dir() and not (env.get("DLCOURSE_DATA") or env.get("DLCOURSE_MNIST")):
+        env["DLCOURSE_DATA"] = str(SHARED_DATA)
     cmd = [sys.executable, "-m", "nbgrader", "validate", *(["--invert"] if invert else []), str(path)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
