@@ -179,24 +179,31 @@ def _line_tracer(counter):
     return tracer
 
 
+def _arrays_in(values, path=()):
+    """``[(path, array)]`` for every array argument, looking inside tuples and lists."""
+    for index, value in enumerate(values):
+        if isinstance(value, (tuple, list)):
+            yield from _arrays_in(value, path + (index,))
+        elif hasattr(value, "shape"):
+            yield path + (index,), value
+
+
 def _snapshot(values):
     """Copies of the array arguments, to tell afterwards whether a call modified them."""
-    out = []
-    for index, value in enumerate(values):
-        if hasattr(value, "detach") and hasattr(value, "clone"):
-            out.append((index, value.detach().clone()))
-        elif hasattr(value, "copy") and hasattr(value, "shape"):
-            out.append((index, value.copy()))
-    return out
+    return [(where, value.detach().clone() if hasattr(value, "detach") else value.copy())
+            for where, value in _arrays_in(values)]
 
 
 def _modified(values, snapshot, np):
-    for index, before in snapshot:
-        after = values[index]
+    """The argument number (1-based, with the position inside a tuple) of a modified array."""
+    for where, before in snapshot:
+        after = values
+        for index in where:
+            after = after[index]
         if hasattr(after, "detach"):
             after, before = after.detach().cpu().numpy(), before.cpu().numpy()
         if not np.array_equal(np.asarray(after), np.asarray(before), equal_nan=True):
-            return index
+            return ".".join(str(i + 1) for i in where)
     return None
 
 
@@ -416,7 +423,7 @@ def main():
                         trace_gate["open"] = False
                 changed = _modified(args, snapshot, np)
                 if changed is not None:
-                    raise ValueError(f"it modified its input argument number {changed + 1}; "
+                    raise ValueError(f"it modified its input argument number {changed}; "
                                      f"the inputs must not be changed (work on a copy)")
                 if counting and lines[0] > task["max_python_lines"]:
                     raise ValueError(
