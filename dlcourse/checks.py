@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["describe_mismatch", "assert_close"]
+__all__ = ["describe_mismatch", "assert_close", "count_python_lines"]
 
 
 def _to_numpy(value):
@@ -63,3 +63,34 @@ def assert_close(actual, expected, case="", rtol=1e-5, atol=1e-8):
     if problem is not None:
         prefix = f"[{case}] " if case else ""
         raise AssertionError(prefix + problem)
+
+
+def count_python_lines(fn, *args, **kwargs):
+    """Call ``fn(*args, **kwargs)`` and count the lines of *your* Python code it runs.
+
+    Library code (NumPy, PyTorch, the standard library, this course library) is not counted,
+    so a vectorized function runs a handful of lines while a Python loop over every output
+    pixel runs thousands: the exercises use this to check "no loop over the output".
+    """
+    import os
+    import sys
+
+    library = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(__file__)})
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        filename = frame.f_code.co_filename
+        if filename.startswith(library) or "site-packages" in filename:
+            return None
+        if event == "line":
+            count += 1
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        fn(*args, **kwargs)
+    finally:
+        sys.settrace(previous)
+    return count

@@ -7,6 +7,9 @@
 * ``@pytest.mark.gpu`` tests are skipped, with the reason, when CUDA is not available.
 * Fixtures ``repo_root`` (the checkout) and ``shared_data`` (``../shared/data`` beside it, which
   holds the real datasets the tests may use; the test is skipped when it is absent).
+* ``DLCOURSE_DATA`` points at ``../shared/data`` for the whole run when that folder exists and no
+  data folder is named already, so notebooks, ``nbgrader validate`` and the grader (subprocesses
+  inherit it) read the real MNIST test set; without it they use the library's documented fallback.
 """
 from __future__ import annotations
 
@@ -22,6 +25,17 @@ _COMMON = dict(deadline=None, max_examples=60, suppress_health_check=[HealthChec
 settings.register_profile("dev", **_COMMON)
 settings.register_profile("ci", **_COMMON, derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _real_data_when_available():
+    with pytest.MonkeyPatch.context() as mp:
+        if SHARED_DATA.is_dir() and not (os.environ.get("DLCOURSE_DATA") or os.environ.get("DLCOURSE_MNIST")):
+            mp.setenv("DLCOURSE_DATA", str(SHARED_DATA))
+        yield
 
 
 def _cuda_available():

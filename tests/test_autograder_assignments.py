@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +22,8 @@ from submissions import REPO, make_submission, write_submission
 pytestmark = pytest.mark.slow
 
 SPECS = REPO / "autograder" / "specs"
-# The held-back images of ch07's training task: MNIST from ``../shared/data`` beside the checkout,
-# as in CI, unless a data folder is already named (else the loader's own policy applies).
-SHARED_DATA = REPO.parent / "shared" / "data"
+# ch07's held-back images come from MNIST in ``../shared/data`` when it exists (tests/conftest.py
+# points DLCOURSE_DATA there), else from the loader's documented fallback.
 ASSIGNMENTS = sorted(
     p.name for p in (REPO / "solutions").iterdir()
     if p.is_dir() and (p / f"{p.name}.ipynb").is_file() and (SPECS / f"{p.name}.py").is_file()
@@ -38,10 +36,7 @@ def _grade(assignment, tmp):
     write_submission(root, "untouched", assignment, make_submission(assignment, fill="release"))
     cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", assignment, "--submissions", str(root),
            "--out", str(out), "--db", f"sqlite:///{tmp / 'gradebook.db'}", "--workers", "2"]
-    env = dict(os.environ)
-    if SHARED_DATA.is_dir() and not (env.get("DLCOURSE_DATA") or env.get("DLCOURSE_MNIST")):
-        env["DLCOURSE_DATA"] = str(SHARED_DATA)
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
     results = {}
     if done.returncode == 0:
         for student in ("solution", "untouched"):

@@ -43,7 +43,6 @@ TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup
 # Real data for the test cells that load it (ch07's MNIST): ``../shared/data`` beside the
 # checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
 # their own policy (cache, download, or the scikit-learn fallback with a warning).
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 ASSIGNMENTS = sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
@@ -240,8 +239,6 @@ def _validate(path: Path, invert: bool):
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["DLCOURSE_DB_URL"] = "sqlite://"  # in-memory: validation never touches a gradebook on disk
-    if SHARED_DATA.is_dir() and not (env.get("DLCOURSE_DATA") or env.get("DLCOURSE_MNIST")):
-        env["DLCOURSE_DATA"] = str(SHARED_DATA)
     cmd = [sys.executable, "-m", "nbgrader", "validate", *(["--invert"] if invert else []), str(path)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -48,7 +47,6 @@ SMOKE_PARAMETERS = {
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
 # checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
 # their own policy (cache, download, or the scikit-learn fallback with a warning).
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def _load_notebooks_module():
@@ -118,9 +116,7 @@ def _smoke_parameters(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS + SOLUTION_NOTEBOOKS, ids=_rel)
-def test_notebook_executes_top_to_bottom(path, tmp_path, monkeypatch):
-    if SHARED_DATA.is_dir() and not (os.environ.get("DLCOURSE_DATA") or os.environ.get("DLCOURSE_MNIST")):
-        monkeypatch.setenv("DLCOURSE_DATA", str(SHARED_DATA))
+def test_notebook_executes_top_to_bottom(path, tmp_path):
     executed = notebooks.execute_notebook(path, tmp_path / path.name, parameters=_smoke_parameters(path),
                                           cwd=path.parent, timeout=300)
     errors = [out for cell in executed.cells if cell.cell_type == "code"
