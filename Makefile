@@ -6,9 +6,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book test test-gpu release benchmark clean
+.PHONY: setup system book test test-gpu release benchmark clean
 
-setup: $(STAMP)
+# System packages (bubblewrap, PostgreSQL) are checked on every run: a fast no-op once present.
+setup: system $(STAMP)
+
+system:
+	@bash scripts/system_packages.sh
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
