@@ -36,6 +36,38 @@ FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib
 FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
 
 
+def package_dirs(names):
+    """Real paths of the installed folders (and single-file modules) of the top-level packages
+    ``names``, with their vendored ``<name>.libs`` folders: what a task may not load *by file*
+    (an extension loaded under another module name still comes from one of these paths).
+    Looked up without importing anything; absent packages are skipped."""
+    import importlib.util
+
+    found = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            continue
+        places = list(spec.submodule_search_locations or [])
+        if not places and spec.origin and os.path.isabs(spec.origin):
+            places = [spec.origin]
+        for place in places:
+            real = os.path.realpath(place)
+            found.append(real)
+            vendored = real + ".libs"
+            if os.path.isdir(vendored):
+                found.append(vendored)
+    return sorted(set(found))
+
+
+def _under(path, roots):
+    real = os.path.realpath(os.fsdecode(path))
+    return any(real == r or real.startswith(r + os.sep) for r in roots)
+
+
 class CellTimeout(BaseException):
     """Raised by the timer inside a cell or call that runs past its time."""
 
@@ -125,10 +157,14 @@ class _StubFinder:
         pass
 
 
-def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None):
+def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=()):
     """Block what graded code never needs: other processes, the network, forbidden imports,
-    writing outside the sandbox.  Audit hooks cannot be removed once added."""
+    writing outside the sandbox.  Audit hooks cannot be removed once added.
+
+    ``forbidden_dirs``: real paths of the forbidden packages' files; an extension module loaded
+    from there (under any module name) is refused, whatever name it is imported under."""
     box = os.path.realpath(box)
+    forbidden_dirs = tuple(forbidden_dirs)
     blocked_events = {
         "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
         "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
@@ -148,6 +184,10 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None):
             raise PermissionError(f"the grader's sandbox does not allow {event}")
         if event == "import":
             top = str(args[0]).split(".")[0]
+            filename = args[1] if len(args) > 1 else None
+            if isinstance(filename, (str, bytes)) and forbidden_dirs and _under(filename, forbidden_dirs):
+                log.append(os.path.basename(os.fsdecode(filename)).split(".")[0])
+                raise ForbiddenLibrary(f"{os.fsdecode(filename)} belongs to a library that may not be used here")
             meta_path = args[3] if len(args) > 3 else None
             if stub_finder is not None and meta_path and meta_path[0] is stub_finder:
                 return  # the stub finder answers first: the import yields a stub
@@ -342,13 +382,16 @@ def main():
         forbidden = FORBIDDEN_IN_TORCH
     else:
         forbidden = FORBIDDEN_IN_NUMPY
+    forbidden_dirs = package_dirs(forbidden)  # before any stub stands in for them
+    if mode != "torch":
         for name in forbidden:
             sys.modules[name] = _ForbiddenModule(name, forbidden_log)
         stub_finder = _StubFinder(forbidden, forbidden_log)
         sys.meta_path.insert(0, stub_finder)
     trace_gate = {"open": False}
     _install_audit_hook(box, set(forbidden), forbidden_log,
-                        stub_finder=stub_finder if mode != "torch" else None, trace_gate=trace_gate)
+                        stub_finder=stub_finder if mode != "torch" else None, trace_gate=trace_gate,
+                        forbidden_dirs=forbidden_dirs)
     settrace = sys.settrace
 
     # From here on, student code runs.  Keep our own references first.
