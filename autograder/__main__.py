@@ -17,6 +17,7 @@ def _grade(args):
     limits = {}
     if args.cell_timeout:
         limits["cell_timeout"] = args.cell_timeout
+    from autograder.batch import GraderFault
     from autograder.sandbox import SandboxUnavailable
 
     try:
@@ -26,6 +27,9 @@ def _grade(args):
     except SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except GraderFault as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     if not results:
         print(f"no submissions of {args.assignment} under {args.submissions} "
               f"(expected <student>/{args.assignment}/{args.assignment}.ipynb)", file=sys.stderr)

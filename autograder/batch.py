@@ -13,17 +13,20 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from autograder import feedback
 from autograder.grading import SubmissionResult, grade_submission, seed_for, solution_code
 from autograder.notebooks import grade_cells, load_notebook
 from autograder.release import tools_on_path
-from autograder.spec import load_tasks
+from autograder.sandbox import Limits, SandboxUnavailable, run_in_sandbox
+from autograder.spec import Case, Task, load_tasks
 
 COURSE_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = COURSE_ROOT / "solutions"
@@ -143,6 +146,47 @@ def _check_spec_against_notebook(assignment, tasks, release):
                              f"points in the notebook but {task.points} in the spec")
 
 
+class GraderFault(RuntimeError):
+    """Some submissions could not be graded for a reason of the grader's (not the student's):
+    they were left ungraded, so a re-run grades them."""
+
+
+CANARY_CELLS = [{"label": "canary", "source": "import numpy as np\n\n\ndef canary(x):\n"
+                                              "    return np.asarray(x) * 2\n"}]
+
+
+def preflight(modes, limits=None, private_paths=(), allow_weak_sandbox=False) -> str:
+    """Run a trivial honest notebook through the very sandbox grading will use, once per kind
+    of task (``"numpy"``, ``"torch"``); return the isolation level.  Raises
+    :class:`SandboxUnavailable`, saying what failed, when the canary does not come back right:
+    a sandbox that cannot run honest code would otherwise give every student 0."""
+    level = ""
+    for mode in modes:
+        task = Task("canary", 1.0, cases=lambda rng: [Case((np.arange(3.0),))], library=mode)
+        report = run_in_sandbox(CANARY_CELLS, [(task, task.cases(None))], mode, Limits(**(limits or {})),
+                                private_paths=private_paths, require_isolation=not allow_weak_sandbox)
+        got = report.calls.get(("canary", 0))
+        if got is not None and got.array is not None and np.array_equal(got.array, [0.0, 2.0, 4.0]):
+            level = report.isolation
+            continue
+        reason = (report.grader_fault or (got.error if got is not None else None)
+                  or report.task_failures.get("canary") or "; ".join(report.cell_errors.values())
+                  or "it returned a wrong answer")
+        raise SandboxUnavailable(
+            f"preflight failed: a trivial honest notebook did not run in the grader's sandbox "
+            f"(isolation {report.isolation}, {mode} task): {reason}. Nothing was graded or "
+            f"written. The sandbox starts {sys.executable}: check that this interpreter and its "
+            f"libraries are readable there (not under /tmp or a hidden folder for the "
+            f"namespaces levels), that `bwrap` works (Debian package bubblewrap, as root), or "
+            f"see docs/grading.md, 'Isolation'.")
+    return level
+
+
+def _preflight_here(modes, limits, private_paths, allow_weak_sandbox):
+    """:func:`preflight` on a Dask worker, with its own checkout hidden as in :func:`_grade_here`."""
+    return preflight(modes, limits, [*private_paths, str(COURSE_ROOT)], allow_weak_sandbox)
+
+
 def _grade_here(job: dict) -> dict:
     """:func:`grade_submission` on whichever machine runs it, with that machine's own copy of
     the course hidden from the sandbox too: a Dask worker's checkout need not live at the
@@ -180,7 +224,10 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
     """Grade every submission of ``assignment`` under ``submissions``; return the results.
 
     Refuses to run (``SandboxUnavailable``) where student code cannot be isolated in Linux
-    namespaces, unless ``allow_weak_sandbox`` is set.
+    namespaces, unless ``allow_weak_sandbox`` is set, and where the preflight canary (a trivial
+    honest notebook) does not come back right through the sandbox on every worker; then nothing
+    is written.  A submission the sandbox failed on before any student code ran is left
+    ungraded (no record, no gradebook row) and the batch ends with :class:`GraderFault`.
 
     Writes ``<out>/<assignment>/results/<student>.json``, ``<out>/<assignment>/grades.csv``,
     ``<out>/<assignment>/feedback/<student>/<assignment>.{md,html}`` and the gradebook at
@@ -196,14 +243,23 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
     release = load_notebook(course_root / "exercises" / assignment / notebook_name(assignment))
     solution = load_notebook(course_root / "solutions" / assignment / notebook_name(assignment))
     _check_spec_against_notebook(assignment, tasks, release)
-    with tools_on_path():  # a new gradebook runs nbgrader's `alembic` migrations
-        nb_id = prepare_gradebook(db_url, assignment, release)
-    secret = secret or secrets.token_hex(16)
-
     private = [course_root, submissions, out_dir]
     db_file = _sqlite_path(db_url)
     if db_file is not None:
         private.append(db_file.resolve().parent)
+    # Before anything is written: can this sandbox run an honest notebook, on every worker?
+    modes = sorted({t.library for t in tasks})
+    args = (modes, limits, [str(p) for p in private], allow_weak_sandbox)
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            client.run(_preflight_here, *args)
+    else:
+        preflight(*args[:2], private_paths=args[2], allow_weak_sandbox=allow_weak_sandbox)
+    with tools_on_path():  # a new gradebook runs nbgrader's `alembic` migrations
+        nb_id = prepare_gradebook(db_url, assignment, release)
+    secret = secret or secrets.token_hex(16)
 
     jobs, results = [], []
     for student, path, notices in discover(assignment, submissions):
@@ -227,7 +283,12 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
         })
 
     bar = tqdm(total=len(jobs), desc=f"grading {assignment}", unit="submission", disable=not progress)
+    faults = []
     for data in _map_jobs(jobs, workers, scheduler):
+        if data.get("grader_error"):
+            faults.append(f"{data['student']!r}: {data['grader_error']}")
+            bar.update(1)
+            continue
         result = SubmissionResult.from_dict(data)
         record_in_gradebook(db_url, result, nb_id)
         feedback.write(work / "feedback" / result.student, result)
@@ -239,5 +300,10 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
         results.append(result)
         bar.update(1)
     bar.close()
+    if faults:
+        # No grades.csv: a table missing students would read as final.
+        raise GraderFault(f"{len(faults)} submission(s) were left ungraded because the grader's "
+                          f"sandbox failed, not the student's code (run again to grade them): "
+                          + "; ".join(faults[:10]))
     write_grades_csv(work / "grades.csv", results, tasks)
     return sorted(results, key=lambda r: r.student)

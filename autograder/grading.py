@@ -145,6 +145,10 @@ def grade_submission(job: dict) -> dict:
                                            private_paths=job.get("private_paths", ()),
                                            require_isolation=not job.get("allow_weak_sandbox", False))
     result.isolation = next(iter(reports.values())).isolation if reports else ""
+    faults = [r.grader_fault for r in reports.values() if r.grader_fault]
+    if faults:
+        # Not the student's doing: report it, record nothing (a re-run grades it again).
+        return {"student": job["student"], "grader_error": faults[0]}
 
     cell_errors = {}
     for report in reports.values():

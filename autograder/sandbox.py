@@ -2,6 +2,15 @@
 
 Isolation, strongest first, each layer used where the OS allows it:
 
+* ``bubblewrap`` (``bwrap``, the sandbox behind Flatpak), as root: the student's process sees a
+  root file system built for it, an *allowlist*: the system's ``/usr`` (read-only), the
+  interpreter's prefixes (the virtualenv and its base Python, read-only, with the folders of the
+  libraries the task may not use covered), a private ``/dev`` and ``/proc`` (its own PID
+  namespace), a 1 MB ``/tmp`` and in it the size-capped box holding a copy of the job.  Nothing
+  else of the machine exists in there: no course folder, no home, no host ``/tmp``, ``/var/tmp``
+  or ``/dev/shm``, no data folder.  Everything but the box is read-only.  Private network, IPC,
+  UTS and cgroup namespaces; the worker runs as a dedicated uid above every real user's (no
+  entry in ``/etc/passwd`` can own a file it may touch), with no capabilities and no_new_privs.
 * Linux namespaces (``unshare``): a private network namespace with no interfaces (no network),
   a private PID namespace (the student sees and can signal only its own processes; they all die
   with it), and a private mount namespace in which the course folder (solutions, hidden checks,
@@ -73,13 +82,19 @@ class RunReport:
     task_failures: dict = field(default_factory=dict)  # task -> message (timeout / crash)
     restarts: int = 0
     isolation: str = ""
+    # Set when the sandbox failed before any student code ran (the interpreter could not start,
+    # bwrap refused): the grader's fault, never to be recorded as the student's score.
+    grader_fault: str = ""
 
 
 @lru_cache(maxsize=1)
 def isolation_level() -> str:
-    """``'namespaces-root'``, ``'namespaces-user'`` or ``'rlimits'``: what this machine allows."""
+    """``'bubblewrap'``, ``'namespaces-root'``, ``'namespaces-user'`` or ``'rlimits'``: the
+    strongest isolation this machine allows (probed by starting Python in it)."""
     if sys.platform != "linux" or shutil.which("unshare") is None or shutil.which("setpriv") is None:
         return "rlimits"
+    if _bubblewrap_works():
+        return "bubblewrap"
     base = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child"]
     probe = "mount -t tmpfs -o size=1m none /mnt 2>/dev/null || mount -t tmpfs -o size=1m none /tmp"
     for level, extra in (("namespaces-root", []), ("namespaces-user", ["--user", "--map-root-user"])):
@@ -93,6 +108,92 @@ def isolation_level() -> str:
         if done.returncode == 0:
             return level
     return "rlimits"
+
+# Far above any uid a real account gets (useradd stops at 60000, systemd's dynamic users at
+# 65519, container ranges at a few million): files the sandbox creates belong to nobody real.
+SANDBOX_UID_BASE = 3_000_000_000
+
+
+def _sandbox_uid():
+    return SANDBOX_UID_BASE + os.getpid() % 1_000_000
+
+
+def _python_prefixes():
+    """Real paths of the folders the interpreter needs: the virtualenv and its base Python."""
+    paths = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    paths.add(Path(sys.executable).resolve().parent.parent)
+    # A prefix inside another (or under /usr, bound whole) needs no bind of its own.
+    paths = sorted(p for p in paths if p != Path("/usr") and Path("/usr") not in p.parents)
+    return [p for p in paths if not any(o in p.parents for o in paths)]
+
+
+def _bubblewrap_command(job_dir, limits, uid, mode, write_fd):
+    """The ``bwrap`` command line that starts the worker in its allowlist root."""
+    cmd = ["bwrap", "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts",
+           "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session",
+           "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        top = Path("/") / name
+        if top.is_symlink():
+            cmd += ["--symlink", os.readlink(top), str(top)]
+        elif top.is_dir():
+            cmd += ["--ro-bind", str(top), str(top)]
+    if Path("/etc/ld.so.cache").exists():
+        cmd += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--size", str(2**20), "--perms", "1777", "--tmpfs", "/tmp"]
+    made = {Path("/"), Path("/tmp"), Path("/usr"), Path("/etc")}
+    prefixes = _python_prefixes()
+    for prefix in prefixes:
+        for parent in reversed(prefix.parents):
+            if parent not in made:
+                cmd += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        cmd += ["--ro-bind", str(prefix), str(prefix)]
+    # The libraries this kind of task may not use are not there at all (the worker's audit hook
+    # and stubs are a second layer only).
+    from autograder.policy import hidden_package_dirs
+
+    for folder in hidden_package_dirs(mode):
+        if folder.is_dir() and any(p == folder or p in folder.parents for p in prefixes):
+            cmd += ["--size", "4096", "--perms", "0555", "--tmpfs", str(folder)]
+    cmd += ["--ro-bind", str(job_dir), "/job",
+            "--size", str(limits.tmpfs_bytes), "--perms", "0700", "--tmpfs", "/tmp/box",
+            "--remount-ro", "/", "--chdir", "/tmp/box"]
+    drop = (f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs "
+            f"--bounding-set=-all --inh-caps=-all")
+    script = (f"cp -r /job/. /tmp/box/ && chown -R {uid}:{uid} /tmp/box && "
+              f'exec {drop} -- "$0" -I -B worker.py "$1"')
+    return [*cmd, "sh", "-c", script, sys.executable, str(write_fd)]
+
+
+def _bubblewrap_works():
+    """Whether bwrap can start this Python, with NumPy, in the allowlist root (needs root for
+    the uid drop; an unprivileged bwrap would map every file to the grader's own uid)."""
+    if os.geteuid() != 0 or shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as job:
+        Path(job, "worker.py").write_text("import numpy\nopen('probe', 'w').write('ok')\n"
+                                          "import os\nos.write(int(__import__('sys').argv[1]), b'ok')\n")
+        read_fd, write_fd = os.pipe()
+        try:
+            command = _bubblewrap_command(job, Limits(), _sandbox_uid(), "numpy", write_fd)
+            done = subprocess.run(command, capture_output=True, timeout=60, pass_fds=(write_fd,),
+                                  env=_scrubbed_env("/tmp/box"))
+            os.close(write_fd)
+            write_fd = None
+            os.set_blocking(read_fd, False)
+            try:
+                got = os.read(read_fd, 16)
+            except BlockingIOError:
+                got = b""
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        finally:
+            if write_fd is not None:
+                os.close(write_fd)
+            os.close(read_fd)
+        return done.returncode == 0 and got == b"ok"
 
 
 def _hidden_paths(private_paths):
@@ -237,8 +338,8 @@ def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=Non
     skip_cells: set = set()
     pending = list(encoded_tasks)
     deadline = time.monotonic() + limits.notebook_timeout
-    uid = uid if uid is not None else 200000 + os.getpid() % 1000000
-    hidden = _hidden_paths(private_paths) if level != "rlimits" else []
+    uid = uid if uid is not None else _sandbox_uid()
+    hidden = _hidden_paths(private_paths) if level.startswith("namespaces") else []
 
     while True:
         remaining = deadline - time.monotonic()
@@ -248,7 +349,7 @@ def run_in_sandbox(cells, tasks, mode, limits: Limits, private_paths=(), uid=Non
             break
         outcome = _run_once(cells, pending, payload, mode, limits, skip_cells, report, level,
                             hidden, uid, remaining)
-        if outcome is None:
+        if outcome is None or report.grader_fault:
             break
         kind, where = outcome
         report.restarts += 1
@@ -283,7 +384,12 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
         }
         (box / "job.json").write_text(json.dumps(job), encoding="utf-8")
         read_fd, write_fd = os.pipe()
-        if level == "rlimits":
+        if level == "bubblewrap":
+            env = _scrubbed_env("/tmp/box")
+            command = _bubblewrap_command(box, limits, uid, mode, write_fd)
+            cwd = box
+            pass_fds = (write_fd,)
+        elif level == "rlimits":
             env = _scrubbed_env(str(box))
             command = [sys.executable, "-I", "-B", "worker.py", str(write_fd)]
             cwd = box
@@ -342,6 +448,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     step_deadline = time.monotonic() + limits.cell_timeout + 30.0
     finished = False
     eof = False
+    spoke = False  # the worker sent a message of ours: it started, so student code may have run
     while True:
         now = time.monotonic()
         wait = min(step_deadline, hard_deadline) - now
@@ -370,6 +477,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
                 event = message["event"]
             except (ValueError, KeyError, TypeError):
                 continue  # not ours: garbage written to our channel is ignored
+            spoke = True
             now = time.monotonic()
             if event == "cell_start":
                 step = ("cell", int(message["cell"]))
@@ -428,6 +536,10 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     _kill(proc)
     code = proc.returncode
     how = "ran past its time limit" if timed_out else _describe_exit(code)
+    if not spoke:
+        report.grader_fault = (f"the sandbox ({report.isolation}) {how} before running any "
+                               f"student code")
+        return None
     kind, where = step
     if kind == "cell":
         report.cell_errors[where] = f"the cell {how}"
@@ -459,6 +571,8 @@ def _all_called(tasks, report):
 def _describe_exit(code):
     if code is None:
         return "did not finish"
+    if code > 128 and code - 128 in {sig.value for sig in signal.Signals}:
+        code = 128 - code  # a wrapper (bwrap, sh) reports its child's death by signal N as 128+N
     if code < 0:
         try:
             name = signal.Signals(-code).name
