@@ -6,7 +6,7 @@ into 8,000 images to learn from and 2,000 held-out test images; the 8,000 are sp
 7,000 for training and 1,000 for validation.  Validation accuracy is what one may tune on;
 the test accuracy is measured once, at the end.
 
-Targets (DESIGN.md, issue 5): PyTorch LeNet >= 98.5 % test accuracy within 30 s of training on 2
+Targets (the course's performance targets, issue 5): PyTorch LeNet >= 98.5 % test accuracy within 30 s of training on 2
 cores; NumPy LeNet >= 97 % within 120 s.  The wall-clock figure is the training loop, evaluation
 of the validation set after every epoch included; loading the data is not.  ``cpu_seconds`` (the
 process's CPU time, all threads) is stored too: on a shared machine the wall clock also counts
