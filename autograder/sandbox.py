@@ -474,9 +474,11 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
             line, buffer = buffer.split(b"\n", 1)
             try:
                 message = json.loads(line)
-                event = message["event"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, RecursionError):
                 continue  # not ours: garbage written to our channel is ignored
+            if not _well_formed(message):
+                continue  # forged or malformed: never let its fields reach the grader
+            event = message["event"]
             spoke = True
             now = time.monotonic()
             if event == "cell_start":
@@ -504,9 +506,8 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
                 result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
                 if message.get("npy"):
                     try:
-                        raw = base64.b64decode(message["npy"], validate=True)
-                        result.array = np.load(io.BytesIO(raw), allow_pickle=False)
-                    except (ValueError, OSError, TypeError):
+                        result.array = _load_npy(base64.b64decode(message["npy"], validate=True))
+                    except (ValueError, OSError, TypeError, MemoryError):
                         result.error = "returned something that is not an array of numbers"
                 report.calls[(name, int(message["case"]))] = result
                 step = ("between", None)
@@ -553,6 +554,47 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
             report.task_failures[task["function"]] = f"the sandbox {how}"
             return ("task", task["function"])
     return None
+
+
+_FIELDS = {  # event -> {field: allowed types}; every message is checked before use
+    "cell_start": {"cell": (int,)},
+    "cell_done": {"cell": (int,), "error": (str, type(None))},
+    "cells_done": {},
+    "call_start": {"task": (str,), "case": (int,)},
+    "call_done": {"task": (str,), "case": (int,), "npy": (str, type(None)),
+                  "error": (str, type(None)), "forbidden": (list, type(None))},
+    "done": {},
+}
+
+
+def _well_formed(message) -> bool:
+    """Whether ``message`` is one of the worker's events with fields of the right types."""
+    if not isinstance(message, dict) or message.get("event") not in _FIELDS:
+        return False
+    for name, types in _FIELDS[message["event"]].items():
+        value = message.get(name)
+        if isinstance(value, bool) or not isinstance(value, types):
+            return False
+        if isinstance(value, int) and not 0 <= value < 10**6:
+            return False
+    forbidden = message.get("forbidden")
+    return forbidden is None or all(isinstance(f, str) for f in forbidden)
+
+
+def _load_npy(raw: bytes) -> np.ndarray:
+    """An array from ``.npy`` bytes, refusing a header whose shape or dtype the bytes do not
+    back (a forged header claiming terabytes would otherwise raise MemoryError in np.load)."""
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not accepted")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(raw) - stream.tell():
+        raise ValueError("the array's header does not match its data")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
 
 
 def _all_called(tasks, report):
