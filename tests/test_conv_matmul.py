@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twins import as_pair, int_or_pair
 
 import dlcourse
 import dlcourse.numpy_ops as nops
@@ -23,13 +24,6 @@ from dlcourse.numpy_ops import col2im, conv2d_backward, conv_matrix, im2col
 
 t = lambda a: None if a is None else torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
 
-
-def as_pair(v):
-    return v if isinstance(v, tuple) else (v, v)
-
-
-def int_or_pair(values):
-    return st.one_of(values, st.tuples(values, values))
 
 
 @st.composite

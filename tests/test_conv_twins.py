@@ -6,7 +6,6 @@ the result comes back in that type, and hands it back as an ``np.ndarray`` for c
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 import subprocess
@@ -18,48 +17,14 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from twins import TWIN_NAMES, Twin, twin  # noqa: F401  (twin is a fixture)
 
 import dlcourse.numpy_ops
 import dlcourse.torch_ops
 
-TWIN_NAMES = ("numpy_ops", "torch_ops")
 FUNCTIONS = ("corr2d_loops", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out", "conv1x1", "pad2d", "conv2d")
 
 
-class Twin:
-    """Small adapter so one test body runs on either twin."""
-
-    def __init__(self, name):
-        self.name = name
-        self.ops = importlib.import_module(f"dlcourse.{name}")
-        self.native = np.ndarray if name == "numpy_ops" else torch.Tensor
-
-    def array(self, value, dtype=None):
-        """The twin's native input: numeric arrays become tensors for torch_ops; anything else
-        (strings, objects, None) is passed through untouched so error handling can be tested."""
-        arr = np.asarray(value, dtype=dtype) if not isinstance(value, torch.Tensor) else value
-        if self.name == "torch_ops" and isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf":
-            return torch.from_numpy(np.ascontiguousarray(arr))
-        if self.name == "torch_ops" and isinstance(arr, np.ndarray):
-            return value
-        return arr
-
-    def __call__(self, fname, *arrays, **kwargs):
-        """Call ``fname`` with numpy ``arrays`` converted to native inputs; return a numpy result."""
-        args = [self.array(a) if isinstance(a, np.ndarray) else a for a in arrays]
-        if "b" in kwargs and kwargs["b"] is not None:
-            kwargs["b"] = self.array(kwargs["b"])
-        out = getattr(self.ops, fname)(*args, **kwargs)
-        assert isinstance(out, self.native), f"{self.name}.{fname} returned {type(out).__name__}"
-        return out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out
-
-    def __repr__(self):
-        return self.name
-
-
-@pytest.fixture(params=TWIN_NAMES)
-def twin(request):
-    return Twin(request.param)
 
 
 def reference_conv2d(X, W, b=None, **kwargs):

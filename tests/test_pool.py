@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from twins import as_pair, pool_cases
 
 import dlcourse.numpy_ops
 import dlcourse.torch_ops
@@ -160,33 +161,6 @@ def test_max_pooling_tolerates_a_one_pixel_shift_of_a_vertical_edge(ops):
 
 
 # --- hypothesis: agreement with torch.nn.functional -------------------------------------------
-
-def as_pair(value):
-    return value if isinstance(value, tuple) else (value, value)
-
-
-@st.composite
-def pool_cases(draw):
-    """Random NCHW shapes with int-or-pair kernel/stride/padding that torch accepts."""
-    kernel = draw(st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4))))
-    kh, kw = as_pair(kernel)
-    stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    padding = draw(st.one_of(
-        st.integers(0, min(kh, kw) // 2),
-        st.tuples(st.integers(0, kh // 2), st.integers(0, kw // 2)),
-    ))
-    ph, pw = as_pair(padding)
-    shape = (
-        draw(st.integers(1, 3)),
-        draw(st.integers(1, 3)),
-        draw(st.integers(max(1, kh - 2 * ph), 9)),
-        draw(st.integers(max(1, kw - 2 * pw), 9)),
-    )
-    kwargs = dict(kernel_size=kernel, padding=padding)
-    if stride is not None or draw(st.booleans()):
-        kwargs["stride"] = stride  # sometimes stride=None explicitly, sometimes left out
-    return shape, kwargs, draw(st.integers(0, 2**32 - 1))
-
 
 @given(case=pool_cases())
 def test_max_and_avg_pool2d_match_torch_float32(case):
