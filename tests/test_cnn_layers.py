@@ -15,7 +15,7 @@ from twins import TWIN_NAMES, Twin, batch_norm_shapes, seeds, t, twin  # noqa: F
 import dlcourse.numpy_ops as nops
 import dlcourse.torch_ops as tops
 from dlcourse import augment
-from dlcourse.gradcheck import gradcheck, relative_error
+from dlcourse.gradcheck import gradcheck
 
 rng = np.random.default_rng(0)
 
