@@ -1,0 +1,321 @@
+"""Recurrent layers in NumPy: the vanilla RNN, the LSTM and the GRU, forward and BPTT (chapters 14-16).
+
+A recurrent layer applies the same cell at every time step, carrying a hidden state ``h`` (and,
+for the LSTM, a memory cell ``c``) from one step to the next::
+
+    RNN:   h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)                  phi = tanh or relu
+
+    LSTM:  i, f, g, o = split(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, 4)      (input, forget, cell, output)
+           i, f, o = sigmoid(i), sigmoid(f), sigmoid(o);  g = tanh(g)
+           c_t = f * c_{t-1} + i * g                                          (additive memory)
+           h_t = o * tanh(c_t)
+
+    GRU:   r, z = sigmoid(split(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, 3)[:2])   (reset, update)
+           n   = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))                  (candidate)
+           h_t = (1 - z) * n + z * h_{t-1}
+
+The weights use **torch's layout**, so they copy one to one from ``torch.nn.RNN`` / ``nn.LSTM`` /
+``nn.GRU`` (``weight_ih_l0`` is ``W_ih``, ``weight_hh_l0`` is ``W_hh``, ...): ``W_ih (G*H, D)``,
+``W_hh (G*H, H)``, ``b_ih, b_hh (G*H,)`` with ``G = 1, 4, 3`` gate blocks stacked in torch's
+order (LSTM: input, forget, cell, output; GRU: reset, update, new).  Note that torch's GRU puts
+the reset gate on ``W_hn h + b_hn`` (after the matrix product), not on ``h`` as in Cho et al.
+
+Shapes (time first, as torch's default ``batch_first=False``): ``X (T, N, D)``; states ``h0, c0``
+and final states ``(N, H)``; outputs ``Y (T, N, H)`` (the hidden state at every step).  ``h0`` or
+``c0`` may be None (zeros, as torch); either bias may be None (torch's ``bias=False``).  Floating
+inputs keep their dtype (float32 stays float32); integer inputs become float64.
+
+Speed (the NumPy LSTM is benchmarked against ``torch.nn.LSTM`` in ``benchmarks/lstm_speed.py``):
+the input projection ``W_ih x_t + b`` of every step is one GEMM over all ``T*N`` rows before the
+loop, and each step does one ``(N, H) @ (H, G*H)`` product for all gates at once; the backward
+pass likewise collects the pre-activation gradients of every step and forms ``dX``, ``dW_ih``,
+``dW_hh`` with one GEMM each after the loop, so only ``dA_t @ W_hh`` stays inside it.
+
+Backward passes (BPTT, NumPy only; the torch twin gets them from autograd) take ``dY = dL/dY``
+``(T, N, H)`` and, optionally, the gradient reaching the final state(s) from later use
+(``dh_T``, ``dc_T``), and return the gradients of every input in the forward's order.  They
+recompute the forward unless handed the ``cache`` that :func:`rnn_forward` / :func:`lstm_forward`
+/ :func:`gru_forward` return beside the outputs (a training loop does that to run the forward once).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dlcourse.numpy_ops._arrays import as_numeric_array
+
+__all__ = [
+    "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru",
+    "rnn_forward", "lstm_forward", "gru_forward",
+]
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+"""Gate blocks stacked in ``W_ih``/``W_hh``/``b``: ``W_ih`` is ``(GATES[kind] * H, D)``."""
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+# --- checks shared with the torch twin (plain shapes, no arrays) ---------------------------------
+
+def check_recurrent_args(kind, x_shape, w_ih_shape, w_hh_shape, b_ih_shape, b_hh_shape, states, sequence=True):
+    """Validate the shapes of a recurrent call; return ``(T, N, D, H)`` (``T`` is None for a cell).
+
+    ``kind``: ``"rnn"``, ``"lstm"`` or ``"gru"``.  ``x_shape``: ``(T, N, D)`` when ``sequence``,
+    else ``(N, D)`` (one step).  ``states``: ``{name: shape or None}`` for ``h0``/``c0`` (or ``h``/``c``),
+    each ``(N, H)``.  Bias shapes may be None.  Raises ``ValueError`` naming the shapes.
+    """
+    g = GATES[kind]
+    x_shape, w_ih_shape, w_hh_shape = tuple(x_shape), tuple(w_ih_shape), tuple(w_hh_shape)
+    if sequence:
+        if len(x_shape) != 3:
+            raise ValueError(f"X must be 3-D (T, N, D): time, batch, features (torch's batch_first=False), got shape {x_shape}")
+        t, n, d = x_shape
+        if t == 0:
+            raise ValueError(f"X must have at least one time step, got shape {x_shape}")
+    else:
+        if len(x_shape) != 2:
+            raise ValueError(f"x must be 2-D (N, D): one time step of a batch, got shape {x_shape}")
+        t, (n, d) = None, x_shape
+    if len(w_hh_shape) != 2 or w_hh_shape[0] != g * w_hh_shape[1] or w_hh_shape[1] == 0:
+        raise ValueError(
+            f"W_hh must be ({g}*H, H) for {kind} ({g} gate block{'s' if g > 1 else ''} stacked as in torch), got shape {w_hh_shape}"
+        )
+    h = w_hh_shape[1]
+    if len(w_ih_shape) != 2 or w_ih_shape[0] != g * h:
+        raise ValueError(f"W_ih must be ({g}*H, D) = ({g * h}, D) to match W_hh shape {w_hh_shape}, got shape {w_ih_shape}")
+    if w_ih_shape[1] != d:
+        raise ValueError(
+            f"X shape {x_shape} has D = {d} features but W_ih shape {w_ih_shape} expects D = {w_ih_shape[1]}"
+        )
+    for name, shape in (("b_ih", b_ih_shape), ("b_hh", b_hh_shape)):
+        if shape is not None and tuple(shape) != (g * h,):
+            raise ValueError(f"{name} must have shape ({g * h},) to match W_hh shape {w_hh_shape}, got {tuple(shape)}")
+    for name, shape in states.items():
+        if shape is not None and tuple(shape) != (n, h):
+            raise ValueError(f"{name} must be (N, H) = {(n, h)} for X shape {x_shape} and W_hh shape {w_hh_shape}, got shape {tuple(shape)}")
+    return t, n, d, h
+
+
+def check_nonlinearity(nonlinearity):
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu' (as torch.nn.RNN), got {nonlinearity!r}")
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _prepare(kind, X, states, W_ih, W_hh, b_ih, b_hh, sequence=True):
+    """Arrays in one floating dtype, shapes checked; None states become zeros."""
+    X, W_ih, W_hh = as_numeric_array(X, "X" if sequence else "x"), as_numeric_array(W_ih, "W_ih"), as_numeric_array(W_hh, "W_hh")
+    b_ih = None if b_ih is None else as_numeric_array(b_ih, "b_ih")
+    b_hh = None if b_hh is None else as_numeric_array(b_hh, "b_hh")
+    states = {k: None if v is None else as_numeric_array(v, k) for k, v in states.items()}
+    t, n, d, h = check_recurrent_args(
+        kind, X.shape, W_ih.shape, W_hh.shape, None if b_ih is None else b_ih.shape,
+        None if b_hh is None else b_hh.shape, {k: None if v is None else v.shape for k, v in states.items()}, sequence,
+    )
+    arrays = [a for a in (X, W_ih, W_hh, b_ih, b_hh, *states.values()) if a is not None]
+    dtype = np.result_type(*arrays)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.float64
+    cast = lambda a: None if a is None else a.astype(dtype, copy=False)  # noqa: E731
+    states = [np.zeros((n, h), dtype) if v is None else cast(v) for v in states.values()]
+    return (cast(X), states, cast(W_ih), cast(W_hh), cast(b_ih), cast(b_hh)), (t, n, d, h)
+
+
+def _sigmoid(a, out=None):
+    """``sigmoid(a) = (1 + tanh(a/2)) / 2``: one transcendental, never overflows, keeps the dtype."""
+    out = np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _bias(b_ih, b_hh):
+    if b_ih is None:
+        return b_hh
+    return b_ih if b_hh is None else b_ih + b_hh
+
+
+def _input_projection(X, W_ih, b):
+    """``W_ih x_t + b`` for every step at once: one ``(T*N, D) @ (D, G*H)`` GEMM."""
+    t, n, d = X.shape
+    A = (X.reshape(t * n, d) @ W_ih.T).reshape(t, n, -1)
+    if b is not None:
+        A += b
+    return A
+
+
+class RecurrentCache:
+    """What a backward pass needs from its forward (returned by the ``*_forward`` functions).
+
+    Attributes: ``kind``; ``inputs`` (the converted ``X, states, W_ih, W_hh, b_ih, b_hh``);
+    ``H`` (``(T+1, N, H)``: ``h0`` then every hidden state, so ``Y`` is ``H[1:]``); and per kind
+    the activations: ``"rnn"``: nothing more; ``"lstm"``: ``gates`` (``(T, N, 4H)`` activated i,
+    f, g, o), ``C`` (``(T+1, N, H)`` cell states), ``tanh_C`` (``(T, N, H)``); ``"gru"``:
+    ``gates`` (``(T, N, 3H)`` activated r, z, n), ``hn`` (``(T, N, H)``: ``W_hn h + b_hn``).
+    """
+
+    def __init__(self, kind, inputs, H, **activations):
+        self.kind, self.inputs, self.H = kind, inputs, H
+        self.__dict__.update(activations)
+
+
+# --- single steps ----------------------------------------------------------------------------------
+
+def rnn_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """One step of the vanilla RNN, as ``torch.nn.RNNCell``: returns ``h' (N, H)``.
+
+    ``x: (N, D)``, ``h: (N, H)`` (None: zeros), ``W_ih: (H, D)``, ``W_hh: (H, H)``, ``b_ih, b_hh:
+    (H,)`` or None; ``h' = phi(x W_ih^T + b_ih + h W_hh^T + b_hh)``, ``phi`` = ``"tanh"`` or ``"relu"``.
+    """
+    check_nonlinearity(nonlinearity)
+    (x, (h,), W_ih, W_hh, b_ih, b_hh), _ = _prepare("rnn", x, {"h": h}, W_ih, W_hh, b_ih, b_hh, sequence=False)
+    a = x @ W_ih.T + h @ W_hh.T
+    b = _bias(b_ih, b_hh)
+    if b is not None:
+        a += b
+    return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+
+
+def lstm_cell(x, h, c, W_ih, W_hh, b_ih=None, b_hh=None):
+    """One step of the LSTM, as ``torch.nn.LSTMCell``: returns ``(h', c')``, each ``(N, H)``.
+
+    ``x: (N, D)``, ``h, c: (N, H)`` (None: zeros), ``W_ih: (4H, D)``, ``W_hh: (4H, H)``,
+    ``b_ih, b_hh: (4H,)`` or None; gate blocks in torch's order (input, forget, cell, output).
+    """
+    (x, (h, c), W_ih, W_hh, b_ih, b_hh), (_, _, _, H) = _prepare(
+        "lstm", x, {"h": h, "c": c}, W_ih, W_hh, b_ih, b_hh, sequence=False)
+    a = x @ W_ih.T + h @ W_hh.T
+    b = _bias(b_ih, b_hh)
+    if b is not None:
+        a += b
+    i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+    c_new = f * c + i * g
+    return o * np.tanh(c_new), c_new
+
+
+def gru_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None):
+    """One step of the GRU, as ``torch.nn.GRUCell``: returns ``h' (N, H)``.
+
+    ``x: (N, D)``, ``h: (N, H)`` (None: zeros), ``W_ih: (3H, D)``, ``W_hh: (3H, H)``, ``b_ih, b_hh:
+    (3H,)`` or None; blocks (reset, update, new); the reset gate multiplies ``W_hn h + b_hn``.
+    """
+    (x, (h,), W_ih, W_hh, b_ih, b_hh), (_, _, _, H) = _prepare("gru", x, {"h": h}, W_ih, W_hh, b_ih, b_hh, sequence=False)
+    gi, gh = x @ W_ih.T, h @ W_hh.T
+    if b_ih is not None:
+        gi += b_ih
+    if b_hh is not None:
+        gh += b_hh
+    r = _sigmoid(gi[:, :H] + gh[:, :H])
+    z = _sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    return (1 - z) * n + z * h
+
+
+# --- whole sequences: forward with the cache the backward needs -------------------------------------
+
+def rnn_forward(X, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """:func:`rnn` that also returns its cache: ``(Y, h_T, cache)`` (pass ``cache`` to :func:`rnn_backward`).
+
+    ``Y`` is a view into ``cache.H``: modify a copy, not ``Y``, before the backward pass.
+    """
+    check_nonlinearity(nonlinearity)
+    inputs, (T, N, _, Hd) = _prepare("rnn", X, {"h0": h0}, W_ih, W_hh, b_ih, b_hh)
+    X, (h0,), W_ih, W_hh, b_ih, b_hh = inputs
+    A = _input_projection(X, W_ih, _bias(b_ih, b_hh))
+    H = np.empty((T + 1, N, Hd), X.dtype)
+    H[0] = h0
+    W_hhT = W_hh.T
+    for t in range(T):
+        a = A[t]
+        a += H[t] @ W_hhT
+        if nonlinearity == "tanh":
+            np.tanh(a, out=H[t + 1])
+        else:
+            np.maximum(a, 0, out=H[t + 1])
+    return H[1:], H[T], RecurrentCache("rnn", inputs, H, nonlinearity=nonlinearity)
+
+
+def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """:func:`lstm` that also returns its cache: ``(Y, (h_T, c_T), cache)`` (for :func:`lstm_backward`)."""
+    inputs, (T, N, _, Hd) = _prepare("lstm", X, {"h0": h0, "c0": c0}, W_ih, W_hh, b_ih, b_hh)
+    X, (h0, c0), W_ih, W_hh, b_ih, b_hh = inputs
+    gates = _input_projection(X, W_ih, _bias(b_ih, b_hh))  # (T, N, 4H): pre-activations, activated in place
+    H = np.empty((T + 1, N, Hd), X.dtype)
+    C = np.empty((T + 1, N, Hd), X.dtype)
+    tanh_C = np.empty((T, N, Hd), X.dtype)
+    H[0], C[0] = h0, c0
+    W_hhT = W_hh.T
+    h2, h3 = 2 * Hd, 3 * Hd
+    for t in range(T):
+        a = gates[t]
+        a += H[t] @ W_hhT  # one product for all four gates
+        _sigmoid(a[:, :h2], out=a[:, :h2])  # input and forget gates are adjacent: one call
+        np.tanh(a[:, h2:h3], out=a[:, h2:h3])
+        _sigmoid(a[:, h3:], out=a[:, h3:])
+        c = C[t + 1]
+        np.multiply(a[:, Hd:h2], C[t], out=c)
+        c += a[:, :Hd] * a[:, h2:h3]
+        np.tanh(c, out=tanh_C[t])
+        np.multiply(a[:, h3:], tanh_C[t], out=H[t + 1])
+    cache = RecurrentCache("lstm", inputs, H, gates=gates, C=C, tanh_C=tanh_C)
+    return H[1:], (H[T], C[T]), cache
+
+
+def gru_forward(X, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """:func:`gru` that also returns its cache: ``(Y, h_T, cache)`` (for :func:`gru_backward`)."""
+    inputs, (T, N, _, Hd) = _prepare("gru", X, {"h0": h0}, W_ih, W_hh, b_ih, b_hh)
+    X, (h0,), W_ih, W_hh, b_ih, b_hh = inputs
+    gates = _input_projection(X, W_ih, b_ih)  # (T, N, 3H); b_hh stays apart: the reset gate needs W_hn h + b_hn
+    H = np.empty((T + 1, N, Hd), X.dtype)
+    hn = np.empty((T, N, Hd), X.dtype)
+    H[0] = h0
+    W_hhT = W_hh.T
+    h2 = 2 * Hd
+    for t in range(T):
+        gh = H[t] @ W_hhT
+        if b_hh is not None:
+            gh += b_hh
+        a = gates[t]
+        a[:, :h2] += gh[:, :h2]
+        _sigmoid(a[:, :h2], out=a[:, :h2])  # reset and update gates
+        hn[t] = gh[:, h2:]
+        n = a[:, h2:]
+        n += a[:, :Hd] * hn[t]
+        np.tanh(n, out=n)
+        z = a[:, Hd:h2]
+        h = H[t + 1]
+        np.subtract(H[t], n, out=h)  # h' = n + z * (h - n)
+        h *= z
+        h += n
+    return H[1:], H[T], RecurrentCache("gru", inputs, H, gates=gates, hn=hn)
+
+
+def rnn(X, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """A vanilla RNN over a sequence, as one layer of ``torch.nn.RNN``: returns ``(Y, h_T)``.
+
+    ``X: (T, N, D)``, ``h0: (N, H)`` (None: zeros), ``W_ih: (H, D)``, ``W_hh: (H, H)``, ``b_ih,
+    b_hh: (H,)`` or None.  ``Y: (T, N, H)`` every hidden state; ``h_T: (N, H)`` the last one.
+    """
+    Y, h_T, _ = rnn_forward(X, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+    return Y, h_T
+
+
+def lstm(X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """An LSTM over a sequence, as one layer of ``torch.nn.LSTM``: returns ``(Y, (h_T, c_T))``.
+
+    ``X: (T, N, D)``, ``h0, c0: (N, H)`` (None: zeros), ``W_ih: (4H, D)``, ``W_hh: (4H, H)``,
+    ``b_ih, b_hh: (4H,)`` or None, gate blocks (input, forget, cell, output).  ``Y: (T, N, H)``.
+    """
+    Y, state, _ = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return Y, state
+
+
+def gru(X, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """A GRU over a sequence, as one layer of ``torch.nn.GRU``: returns ``(Y, h_T)``.
+
+    ``X: (T, N, D)``, ``h0: (N, H)`` (None: zeros), ``W_ih: (3H, D)``, ``W_hh: (3H, H)``, ``b_ih,
+    b_hh: (3H,)`` or None, blocks (reset, update, new).  ``Y: (T, N, H)``.
+    """
+    Y, h_T, _ = gru_forward(X, h0, W_ih, W_hh, b_ih, b_hh)
+    return Y, h_T
