@@ -36,6 +36,7 @@ EXPORTS = (
     # chapters 14-16: recurrent cells and sequences (torch's weight layout); NumPy: forward with cache
     (".rnn", ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_forward", "lstm_forward", "gru_forward"),
      ("rnn_forward", "lstm_forward", "gru_forward")),
+    (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

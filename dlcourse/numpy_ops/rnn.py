@@ -45,7 +45,7 @@ from dlcourse.numpy_ops._arrays import as_numeric_array
 
 __all__ = [
     "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru",
-    "rnn_forward", "lstm_forward", "gru_forward",
+    "rnn_forward", "lstm_forward", "gru_forward", "rnn_backward", "lstm_backward", "gru_backward",
 ]
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -319,3 +319,155 @@ def gru(X, h0, W_ih, W_hh, b_ih=None, b_hh=None):
     """
     Y, h_T, _ = gru_forward(X, h0, W_ih, W_hh, b_ih, b_hh)
     return Y, h_T
+
+
+# --- backpropagation through time ------------------------------------------------------------------
+
+def _backward_inputs(kind, dY, cache, forward, args, final_grads):
+    """Run (or reuse) the forward; check ``dY`` and the final-state gradients; return them as arrays."""
+    if cache is None:
+        cache = forward(*args)[-1]
+    elif not isinstance(cache, RecurrentCache) or cache.kind != kind:
+        raise TypeError(f"cache must be what {kind}_forward returned, got {cache!r}")
+    X = cache.inputs[0]
+    T, N, Hd = cache.H.shape[0] - 1, cache.H.shape[1], cache.H.shape[2]
+    dY = as_numeric_array(dY, "dY")
+    if dY.shape != (T, N, Hd):
+        raise ValueError(f"dY must be (T, N, H) = {(T, N, Hd)} like Y for X shape {X.shape}, got shape {dY.shape}")
+    out = []
+    for name, g in final_grads.items():
+        if g is not None:
+            g = as_numeric_array(g, name)
+            if g.shape != (N, Hd):
+                raise ValueError(f"{name} must be (N, H) = {(N, Hd)} like the final state, got shape {g.shape}")
+        out.append(g)
+    return cache, dY.astype(X.dtype, copy=False), out
+
+
+def _weight_grads(dA, X, H, W_ih, b_ih, b_hh, dA_hh=None):
+    """``dX, dW_ih, dW_hh, db_ih, db_hh`` from the pre-activation gradients of every step.
+
+    ``dA (T, N, G*H)``: gradient of the input-side pre-activations ``W_ih x_t + b_ih``;
+    ``dA_hh``: of the hidden-side ones ``W_hh h_{t-1} + b_hh`` (the same array except in the
+    GRU).  One GEMM each over all ``T*N`` rows instead of one per step.
+    """
+    dA_hh = dA if dA_hh is None else dA_hh
+    T, N, GH = dA.shape
+    flat, flat_hh = dA.reshape(T * N, GH), dA_hh.reshape(T * N, GH)
+    dX = (flat @ W_ih).reshape(X.shape)
+    dW_ih = flat.T @ X.reshape(T * N, -1)
+    dW_hh = flat_hh.T @ H[:-1].reshape(T * N, -1)
+    db_ih = None if b_ih is None else flat.sum(axis=0)
+    db_hh = None if b_hh is None else flat_hh.sum(axis=0)
+    return dX, dW_ih, dW_hh, db_ih, db_hh
+
+
+def rnn_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, nonlinearity="tanh", cache=None):
+    """BPTT through :func:`rnn`: returns ``(dX, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
+
+    ``dY: (T, N, H)`` gradient of the loss with respect to ``Y``; ``dh_T: (N, H)`` or None, the
+    gradient reaching ``h_T`` from elsewhere (e.g. a later minibatch).  The other arguments are
+    the forward's (or pass ``cache`` from :func:`rnn_forward`, computed from them).  Gradients
+    have their inputs' shapes (``db_*`` is None where the bias was None; ``dh0`` is returned even
+    when ``h0`` was None).  Walking back from ``t = T``: ``dh = dY[t] + dh_next``, ``da = dh *
+    phi'(a_t)``, ``dh_next = da @ W_hh``; the weight gradients sum ``da`` over all steps.
+    """
+    cache, dY, (dh,) = _backward_inputs(
+        "rnn", dY, cache, rnn_forward, (X, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity), {"dh_T": dh_T})
+    X, _, W_ih, W_hh, b_ih, b_hh = cache.inputs
+    H = cache.H
+    T = H.shape[0] - 1
+    dA = np.empty_like(dY)
+    dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
+    for t in range(T - 1, -1, -1):
+        da = dA[t]
+        np.add(dY[t], dh, out=da)
+        h = H[t + 1]
+        if cache.nonlinearity == "tanh":
+            da *= 1 - h * h
+        else:
+            da *= h > 0
+        dh = da @ W_hh
+    dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh)
+    return dX, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def lstm_backward(dY, X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, dc_T=None, cache=None):
+    """BPTT through :func:`lstm`: returns ``(dX, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh)``.
+
+    ``dY: (T, N, H)``; ``dh_T, dc_T: (N, H)`` or None (gradients reaching the final state from
+    elsewhere).  The other arguments are the forward's (or pass ``cache`` from
+    :func:`lstm_forward`).  At each step, from ``h_t = o * tanh(c_t)`` and
+    ``c_t = f * c_{t-1} + i * g``::
+
+        dh = dY[t] + dh_next;  dc = dc_next + dh * o * (1 - tanh(c_t)^2)
+        do = dh * tanh(c_t);  di = dc * g;  df = dc * c_{t-1};  dg = dc * i
+        dc_next = dc * f                       (the memory's gradient path: just a product of forget gates)
+        dA = [di*i(1-i), df*f(1-f), dg*(1-g^2), do*o(1-o)];  dh_next = dA @ W_hh
+    """
+    cache, dY, (dh, dc) = _backward_inputs(
+        "lstm", dY, cache, lstm_forward, (X, h0, c0, W_ih, W_hh, b_ih, b_hh), {"dh_T": dh_T, "dc_T": dc_T})
+    X, _, W_ih, W_hh, b_ih, b_hh = cache.inputs
+    H, C, tanh_C, gates = cache.H, cache.C, cache.tanh_C, cache.gates
+    T, Hd = H.shape[0] - 1, H.shape[2]
+    h2, h3 = 2 * Hd, 3 * Hd
+    dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
+    dc = np.zeros_like(H[0]) if dc is None else dc.astype(X.dtype, copy=True)
+    dA = np.empty(gates.shape, X.dtype)
+    for t in range(T - 1, -1, -1):
+        a, da = gates[t], dA[t]
+        i, f, g, o = a[:, :Hd], a[:, Hd:h2], a[:, h2:h3], a[:, h3:]
+        tc = tanh_C[t]
+        dh = dh + dY[t]
+        dc += dh * o * (1 - tc * tc)
+        # pre-activation gradients, written straight into dA's four blocks
+        np.multiply(dh, tc, out=da[:, h3:])
+        da[:, h3:] *= o * (1 - o)
+        np.multiply(dc, g, out=da[:, :Hd])
+        da[:, :Hd] *= i * (1 - i)
+        np.multiply(dc, C[t], out=da[:, Hd:h2])
+        da[:, Hd:h2] *= f * (1 - f)
+        np.multiply(dc, i, out=da[:, h2:h3])
+        da[:, h2:h3] *= 1 - g * g
+        dc *= f
+        dh = da @ W_hh
+    dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh)
+    return dX, dh, dc, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, cache=None):
+    """BPTT through :func:`gru`: returns ``(dX, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
+
+    ``dY: (T, N, H)``; ``dh_T: (N, H)`` or None.  The other arguments are the forward's (or pass
+    ``cache`` from :func:`gru_forward`).  From ``h_t = (1 - z) n + z h_{t-1}`` and
+    ``n = tanh(gi_n + r * hn)`` with ``hn = W_hn h_{t-1} + b_hn``::
+
+        dn = dh (1 - z);  dz = dh (h_{t-1} - n);  dh_next = dh z + dA_hh @ W_hh
+        da_n = dn (1 - n^2);  dr = da_n * hn
+        dA_ih = [dr r(1-r), dz z(1-z), da_n];  dA_hh = [same, same, da_n * r]
+    """
+    cache, dY, (dh,) = _backward_inputs(
+        "gru", dY, cache, gru_forward, (X, h0, W_ih, W_hh, b_ih, b_hh), {"dh_T": dh_T})
+    X, _, W_ih, W_hh, b_ih, b_hh = cache.inputs
+    H, gates, hn = cache.H, cache.gates, cache.hn
+    T, Hd = H.shape[0] - 1, H.shape[2]
+    h2 = 2 * Hd
+    dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
+    dA = np.empty(gates.shape, X.dtype)
+    dA_hh = np.empty(gates.shape, X.dtype)
+    for t in range(T - 1, -1, -1):
+        a, da, dah = gates[t], dA[t], dA_hh[t]
+        r, z, n = a[:, :Hd], a[:, Hd:h2], a[:, h2:]
+        dh = dh + dY[t]
+        dan = da[:, h2:]
+        np.multiply(dh, 1 - z, out=dan)
+        dan *= 1 - n * n
+        np.multiply(dh, H[t] - n, out=da[:, Hd:h2])
+        da[:, Hd:h2] *= z * (1 - z)
+        np.multiply(dan, hn[t], out=da[:, :Hd])
+        da[:, :Hd] *= r * (1 - r)
+        dah[:, :h2] = da[:, :h2]
+        np.multiply(dan, r, out=dah[:, h2:])
+        dh = dh * z + dah @ W_hh
+    dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh, dA_hh)
+    return dX, dh, dW_ih, dW_hh, db_ih, db_hh
