@@ -37,6 +37,8 @@ EXPORTS = (
     (".rnn", ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_forward", "lstm_forward", "gru_forward"),
      ("rnn_forward", "lstm_forward", "gru_forward")),
     (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
+    (".rnn", ("rnn_state_gradient_norms", "lstm_state_gradient_norms"),
+     ("rnn_state_gradient_norms", "lstm_state_gradient_norms")),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

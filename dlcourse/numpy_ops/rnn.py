@@ -46,6 +46,7 @@ from dlcourse.numpy_ops._arrays import as_numeric_array
 __all__ = [
     "rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru",
     "rnn_forward", "lstm_forward", "gru_forward", "rnn_backward", "lstm_backward", "gru_backward",
+    "rnn_state_gradient_norms", "lstm_state_gradient_norms",
 ]
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -471,3 +472,66 @@ def gru_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, cache=N
         dh = dh * z + dah @ W_hh
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh, dA_hh)
     return dX, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+# --- vanishing and exploding gradients: how much of h_T's gradient reaches h_t ----------------------
+
+def _matrix_norms(J, ord):
+    if ord not in (2, "fro"):
+        raise ValueError(f"ord must be 2 (spectral norm) or 'fro' (Frobenius), got {ord!r}")
+    return np.linalg.norm(J, ord=ord, axis=(-2, -1))
+
+
+def rnn_state_gradient_norms(X, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh", ord=2):
+    """``||dh_T / dh_t||`` for ``t = 0..T`` through :func:`rnn`: an array ``(T+1, N)``, one column per example.
+
+    Backpropagating from ``h_T`` to ``h_t`` multiplies ``T - t`` step Jacobians
+    ``dh_s/dh_{s-1} = diag(phi'(a_s)) W_hh``, so the norm behaves like ``sigma_max(W_hh)^(T-t)``
+    times the product of the ``phi'`` factors (at most 1 for tanh): it dies out geometrically when
+    ``sigma_max(W_hh) < 1`` (vanishing) and may blow up when it is larger (exploding).  Row ``T``
+    is the norm of the identity (1 for ``ord=2``).  ``ord``: 2 (spectral) or ``"fro"``.
+    Costs ``T`` batched ``(H, H)`` products per example: meant for plots, not for training.
+    """
+    _, _, cache = rnn_forward(X, h0, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+    W_hh, H = cache.inputs[3], cache.H
+    T, N, Hd = H.shape[0] - 1, H.shape[1], H.shape[2]
+    J = np.broadcast_to(np.eye(Hd, dtype=H.dtype), (N, Hd, Hd)).copy()
+    norms = np.empty((T + 1, N), H.dtype)
+    norms[T] = _matrix_norms(J, ord)
+    for t in range(T, 0, -1):
+        h = H[t]
+        d = 1 - h * h if nonlinearity == "tanh" else (h > 0).astype(H.dtype)
+        J = (J * d[:, None, :]) @ W_hh  # J_{t-1} = J_t diag(phi'(a_t)) W_hh
+        norms[t - 1] = _matrix_norms(J, ord)
+    return norms
+
+
+def lstm_state_gradient_norms(X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None, ord=2):
+    """``(||dh_T/dh_t||, ||dc_T/dc_t||)`` for ``t = 0..T`` through :func:`lstm`: two arrays ``(T+1, N)``.
+
+    The Jacobians are blocks of ``d(h_T, c_T) / d(h_t, c_t)``, the product of the ``2H x 2H``
+    step Jacobians of the joint state.  The memory's own path contributes ``diag(f_s)`` per step,
+    with no ``W_hh`` and no squashing: with the forget gate open (``f`` near 1) ``dc_T/dc_t``
+    stays near 1 over long spans where a vanilla RNN's gradient has long vanished.
+    """
+    _, _, cache = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    W_hh, H, C, tanh_C, gates = cache.inputs[3], cache.H, cache.C, cache.tanh_C, cache.gates
+    T, N, Hd = H.shape[0] - 1, H.shape[1], H.shape[2]
+    W_i, W_f, W_g, W_o = (W_hh[k * Hd:(k + 1) * Hd] for k in range(4))
+    J = np.broadcast_to(np.eye(2 * Hd, dtype=H.dtype), (N, 2 * Hd, 2 * Hd)).copy()
+    h_norms, c_norms = np.empty((T + 1, N), H.dtype), np.empty((T + 1, N), H.dtype)
+    h_norms[T], c_norms[T] = _matrix_norms(J[:, :Hd, :Hd], ord), _matrix_norms(J[:, Hd:, Hd:], ord)
+    for t in range(T, 0, -1):
+        a, tc = gates[t - 1], tanh_C[t - 1]
+        i, f, g, o = a[:, :Hd], a[:, Hd:2 * Hd], a[:, 2 * Hd:3 * Hd], a[:, 3 * Hd:]
+        dc_dh = ((C[t - 1] * f * (1 - f))[:, :, None] * W_f + (g * i * (1 - i))[:, :, None] * W_i
+                 + (i * (1 - g * g))[:, :, None] * W_g)
+        k = o * (1 - tc * tc)
+        M = np.zeros_like(J)
+        M[:, :Hd, :Hd] = (tc * o * (1 - o))[:, :, None] * W_o + k[:, :, None] * dc_dh
+        M[:, :Hd, Hd:] = np.einsum("nh,hk->nhk", k * f, np.eye(Hd, dtype=H.dtype))
+        M[:, Hd:, :Hd] = dc_dh
+        M[:, Hd:, Hd:] = np.einsum("nh,hk->nhk", f, np.eye(Hd, dtype=H.dtype))
+        J = J @ M
+        h_norms[t - 1], c_norms[t - 1] = _matrix_norms(J[:, :Hd, :Hd], ord), _matrix_norms(J[:, Hd:, Hd:], ord)
+    return h_norms, c_norms
