@@ -281,6 +281,12 @@ def test_backward_checks_dY_and_final_state_shapes_and_the_cache_kind():
     _, _, cache = nops.lstm_forward(X, h0, c0, *weights)
     with pytest.raises(TypeError, match="cache must be what gru_forward returned"):
         nops.gru_backward(np.ones((3, 2, 5)), X, h0, *weights, cache=cache)
+    with pytest.raises(ValueError, match=r"cache was computed for X shape \(3, 2, 4\), but X has shape \(3, 2, 3\)"):
+        nops.lstm_backward(np.ones((3, 2, 5)), X[..., :3], h0, c0, *weights, cache=cache)
+    Xr, h0r, _, wr = _case("rnn", 3, 2, 4, 5, seed=0)
+    _, _, cache = nops.rnn_forward(Xr, h0r, *wr)
+    with pytest.raises(ValueError, match="cache was computed with nonlinearity='tanh', not 'relu'"):
+        nops.rnn_backward(np.ones((3, 2, 5)), Xr, h0r, *wr, nonlinearity="relu", cache=cache)
 
 
 @pytest.mark.parametrize("kind", KINDS)

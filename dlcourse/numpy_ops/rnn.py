@@ -330,6 +330,13 @@ def _backward_inputs(kind, dY, cache, forward, args, final_grads):
         cache = forward(*args)[-1]
     elif not isinstance(cache, RecurrentCache) or cache.kind != kind:
         raise TypeError(f"cache must be what {kind}_forward returned, got {cache!r}")
+    else:  # the cache stands in for the arguments: catch the cheap signs that it came from other ones
+        w_hh = args[4 if kind == "lstm" else 3]
+        for name, given, cached in (("X", args[0], cache.inputs[0]), ("W_hh", w_hh, cache.inputs[3])):
+            if given is not None and np.shape(given) != cached.shape:
+                raise ValueError(f"cache was computed for {name} shape {cached.shape}, but {name} has shape {np.shape(given)}")
+        if kind == "rnn" and args[-1] != cache.nonlinearity:
+            raise ValueError(f"cache was computed with nonlinearity={cache.nonlinearity!r}, not {args[-1]!r}")
     X = cache.inputs[0]
     T, N, Hd = cache.H.shape[0] - 1, cache.H.shape[1], cache.H.shape[2]
     dY = as_numeric_array(dY, "dY")
