@@ -296,7 +296,7 @@ def test_bptt_over_two_chunks_with_the_state_gradient_passed_back_equals_bptt_ov
     X, h0, c0, weights = _case(kind, 8, 2, 3, 4, seed=5)
     G = np.random.default_rng(1).standard_normal((8, 2, 4))
     whole = _backward(kind, G, X, h0, c0, weights)
-    Y1, h1, c1 = _call(nops, kind, X[:5], h0, c0, weights)
+    _, h1, c1 = _call(nops, kind, X[:5], h0, c0, weights)
     second = _backward(kind, G[5:], X[5:], h1, c1, weights)
     ns = 2 if kind == "lstm" else 1
     first = _backward(kind, G[:5], X[:5], h0, c0, weights, *second[1:1 + ns])
