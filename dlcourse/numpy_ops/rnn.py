@@ -29,7 +29,9 @@ Speed (the NumPy LSTM is benchmarked against ``torch.nn.LSTM`` in ``benchmarks/l
 the input projection ``W_ih x_t + b`` of every step is one GEMM over all ``T*N`` rows before the
 loop, and each step does one ``(N, H) @ (H, G*H)`` product for all gates at once; the backward
 pass likewise collects the pre-activation gradients of every step and forms ``dX``, ``dW_ih``,
-``dW_hh`` with one GEMM each after the loop, so only ``dA_t @ W_hh`` stays inside it.
+``dW_hh`` with one GEMM each after the loop, so only ``dA_t @ W_hh`` stays inside it.  What
+does not depend on the recursion (the gates' derivatives) is computed for all steps at once, so a
+step runs a handful of NumPy calls: at this size Python's per-call overhead is a real cost.
 
 Backward passes (BPTT, NumPy only; the torch twin gets them from autograd) take ``dY = dL/dY``
 ``(T, N, H)`` and, optionally, the gradient reaching the final state(s) from later use
@@ -476,22 +478,28 @@ def gru_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, cache=N
     T, Hd = H.shape[0] - 1, H.shape[2]
     h2 = 2 * Hd
     dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
-    dA = np.empty(gates.shape, X.dtype)
-    dA_hh = np.empty(gates.shape, X.dtype)
+    # Every pre-activation gradient is dh (the gradient reaching h_t) times a factor that does not
+    # depend on the recursion: computed for all steps at once before the loop.
+    r, z, n = gates[..., :Hd], gates[..., Hd:h2], gates[..., h2:]
+    N = gates.shape[1]
+    P = np.empty((T, N, 3, Hd), X.dtype)  # input side: [dr-factor, dz-factor, dn-factor]
+    np.multiply(n, n, out=P[:, :, 2])
+    np.subtract(1, P[:, :, 2], out=P[:, :, 2])
+    P[:, :, 2] *= 1 - z                                     # (1 - z)(1 - n^2)
+    np.multiply(r, 1 - r, out=P[:, :, 0])
+    P[:, :, 0] *= hn
+    P[:, :, 0] *= P[:, :, 2]                                # (1 - z)(1 - n^2) hn r(1 - r)
+    np.subtract(H[:-1], n, out=P[:, :, 1])
+    P[:, :, 1] *= z * (1 - z)                               # (h_{t-1} - n) z(1 - z)
+    dA_hh = P.copy()                                        # hidden side: the n block also carries r
+    dA_hh[:, :, 2] *= r
+    Dh = np.empty((T, N, Hd), X.dtype)
     for t in range(T - 1, -1, -1):
-        a, da, dah = gates[t], dA[t], dA_hh[t]
-        r, z, n = a[:, :Hd], a[:, Hd:h2], a[:, h2:]
-        dh = dh + dY[t]
-        dan = da[:, h2:]
-        np.multiply(dh, 1 - z, out=dan)
-        dan *= 1 - n * n
-        np.multiply(dh, H[t] - n, out=da[:, Hd:h2])
-        da[:, Hd:h2] *= z * (1 - z)
-        np.multiply(dan, hn[t], out=da[:, :Hd])
-        da[:, :Hd] *= r * (1 - r)
-        dah[:, :h2] = da[:, :h2]
-        np.multiply(dan, r, out=dah[:, h2:])
-        dh = dh * z + dah @ W_hh
+        dh = np.add(dh, dY[t], out=Dh[t])
+        dA_hh[t] *= dh[:, None, :]
+        dh = dh * z[t] + dA_hh[t].reshape(N, -1) @ W_hh
+    P *= Dh[:, :, None, :]
+    dA, dA_hh = P.reshape(gates.shape), dA_hh.reshape(gates.shape)
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh, dA_hh)
     return dX, dh, dW_ih, dW_hh, db_ih, db_hh
 
