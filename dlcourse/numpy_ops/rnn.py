@@ -395,16 +395,12 @@ def rnn_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, nonline
     X, _, W_ih, W_hh, b_ih, b_hh = cache.inputs
     H = cache.H
     T = H.shape[0] - 1
-    dA = np.empty_like(dY)
     dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
+    # phi'(a_t) for every step at once, from the outputs: tanh' = 1 - h^2, relu' = [h > 0]
+    dA = 1 - H[1:] * H[1:] if cache.nonlinearity == "tanh" else (H[1:] > 0).astype(X.dtype)
     for t in range(T - 1, -1, -1):
         da = dA[t]
-        np.add(dY[t], dh, out=da)
-        h = H[t + 1]
-        if cache.nonlinearity == "tanh":
-            da *= 1 - h * h
-        else:
-            da *= h > 0
+        da *= dh + dY[t]
         dh = da @ W_hh
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh)
     return dX, dh, dW_ih, dW_hh, db_ih, db_hh
