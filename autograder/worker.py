@@ -335,19 +335,32 @@ def _refuse_operators(torch, names, log):
     The dispatch-mode recorder alone is advisory: student code runs in this process and can
     leave the mode (``torch.utils._python_dispatch._disable_current_modes``) or reach the
     recorder through frames.  With the kernels gone, a forbidden operator cannot produce a
-    value by any Python path; the student's function fails instead.  The registration handles
-    are kept alive only by the refusing kernels themselves (which only the C++ dispatcher holds)
-    and nothing here keeps a reference once this function returns, so student code cannot
-    reset them without ``gc`` (which the audit hook refuses in torch tasks).
+    value by any Python path; the student's function fails instead.
+
+    Undoing a replacement takes its registration handle (``handle.reset()``).  No Python object
+    refers to the handles once this function returns: each is kept alive only by one reference
+    count added here on purpose and never given back (they are pybind11 objects, which the
+    garbage collector does not track, so not even ``gc.get_objects`` lists them).  The refusing
+    kernel closes over its operator's name and the log only: its frame, which student code can
+    reach through the exception's traceback, leads nowhere near a handle.  (The test
+    ``test_undoing_the_kernel_guard_through_the_exception_traceback_fails`` is the attack that
+    worked while the kernel kept the handles in a default argument.)
     """
+    import ctypes
+
     wanted = set(names)
     if not wanted:
         return
+    keep_alive = ctypes.PyDLL(None).Py_IncRef  # a private handle on the C API, not ctypes.pythonapi
+    keep_alive.argtypes = [ctypes.py_object]
+    keep_alive.restype = None
     libraries = {}
 
     def refusing(qualname):
-        def kernel(*args, _keep=libraries, **kwargs):
-            log.append(f"torch operator {qualname.split('::')[-1].split('.')[0]}")
+        short = qualname.split("::")[-1].split(".")[0]
+
+        def kernel(*args, **kwargs):
+            log.append(f"torch operator {short}")
             raise PermissionError(f"the grader's sandbox does not allow the PyTorch operator "
                                   f"{qualname} in this task")
         return kernel
@@ -365,6 +378,9 @@ def _refuse_operators(torch, names, log):
                 libraries[(namespace, key)].impl(name, key, refusing(qualname), False)
             except (RuntimeError, TypeError, ValueError):
                 pass
+    for handle in libraries.values():
+        keep_alive(handle)
+    libraries.clear()
 
 
 def main():
