@@ -34,9 +34,10 @@ MAX_MESSAGE = 2000  # characters of an error message sent back
 MAX_PARTS = 32  # elements of a tuple result (and of a tuple inside it); the grader checks it too
 
 # Libraries a NumPy task may not use; the course library too, since it holds reference answers.
+# cffi (installed with nbgrader) calls any C function of the process, past every audit hook.
 FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
-                      "numba", "sklearn", "skimage", "cv2", "autograder")
-FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
+                      "numba", "sklearn", "skimage", "cv2", "autograder", "cffi", "_cffi_backend")
+FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy", "cffi", "_cffi_backend")
 
 
 def package_dirs(names):

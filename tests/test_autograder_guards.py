@@ -138,3 +138,69 @@ except PermissionError:
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
     assert done.stdout.strip() == "refused 0 ['torch operator convolution']", done.stdout + done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------- (b) compiled extensions
+
+LOAD_BY_FILE = '''
+import glob, importlib.machinery, importlib.util, os
+import numpy as np
+
+def _load(pattern, name):
+    """Load the extension file matching ``pattern`` as ``innocent.<its own name>`` (the init
+    function's name must match the last part; the package part is free)."""
+    path = sorted(glob.glob(pattern))[0]
+    full = "innocent." + os.path.basename(path).split(".")[0]
+    loader = importlib.machinery.ExtensionFileLoader(full, path)
+    module = loader.create_module(importlib.util.spec_from_file_location(full, path, loader=loader))
+    loader.exec_module(module)
+    return module
+
+def blas_dot(x, y, site):
+    try:
+        return _load(os.path.join(site, "scipy", "linalg", "_fblas.*.so"), "_fblas").ddot(x, y)
+    except BaseException:
+        return -1.0
+
+def cffi_dot(x, y, site):
+    try:
+        backend = _load(os.path.join(site, "_cffi_backend.*.so"), "_cffi_backend")
+        return float(x @ y) if backend.FFI else -1.0
+    except BaseException:
+        return -1.0
+
+def control_dot(x, y, site):  # the same trick on NumPy's own extension: allowed
+    try:
+        module = _load(os.path.join(site, "numpy", "linalg", "_umath_linalg.*.so"), "_umath_linalg")
+        return float(x @ y) if module is not None else -1.0
+    except BaseException as err:
+        return -1.0
+'''
+
+
+def _dot_cases(rng):
+    import numpy
+
+    site = os.path.dirname(os.path.dirname(numpy.__file__))
+    return [Case((rng.standard_normal(5), rng.standard_normal(5), site), label="x (5,), y (5,)")]
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("level", ["strongest", "audit hook alone"])
+def test_forbidden_compiled_extensions_are_refused_by_file_under_any_module_name(library, level, monkeypatch):
+    """At the bubblewrap level the forbidden packages' folders are empty in the sandbox; the
+    worker's audit hook refuses their files by path as a second layer, tested alone by running
+    the worker without isolation (where the files are there to load)."""
+    if library == "torch":
+        pytest.importorskip("torch")
+    pytest.importorskip("scipy")
+    if level == "audit hook alone":
+        monkeypatch.setattr(sandbox, "isolation_level", lambda: "rlimits")
+    tasks = [Task(name, 1, _dot_cases, library=library) for name in ("blas_dot", "cffi_dot", "control_dot")]
+    dot = lambda x, y, site: float(np.dot(np.asarray(x), np.asarray(y)))  # noqa: E731
+    got = _verdicts(LOAD_BY_FILE, tasks, library, {t.function: dot for t in tasks})
+    assert got["control_dot"].points == 1, got["control_dot"].message  # the loading trick works
+    assert got["blas_dot"].points == 0 and got["cffi_dot"].points == 0
+    if level == "audit hook alone":
+        assert "uses _fblas" in got["blas_dot"].message, got["blas_dot"].message
+        assert "uses _cffi_backend" in got["cffi_dot"].message, got["cffi_dot"].message
