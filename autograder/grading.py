@@ -92,12 +92,13 @@ def solution_code(solution_nb: dict) -> list:
             for c in code_cells(solution_nb) if cell_role(c) != "test"]
 
 
-def arguments_as_sent(case, library):
+def arguments_as_sent(case, library, record=None):
     """``(args, kwargs)`` of ``case`` exactly as the sandboxed worker passes them to the
     student's function: encoded by the sandbox's own encoder, through JSON and the ``.npz``
     payload, and decoded by the worker's own decoder (tuples and lists of arrays at any depth,
     e.g. LeNet's parameters, become tensors in a torch task; NumPy scalars become Python ones).
-    The reference answer is computed on these, so both sides see the same values and types."""
+    The reference answer is computed on these, so both sides see the same values and types.
+    ``record`` (a list) receives ``(path, array)`` for each input array, as the worker's does."""
     import io
     import json
 
@@ -115,8 +116,21 @@ def arguments_as_sent(case, library):
         import torch
 
         to_tensor = torch.from_numpy
-    return (worker._decode(sent["args"], arrays, to_tensor),
-            worker._decode(sent["kwargs"], arrays, to_tensor))
+    return (worker._decode(sent["args"], arrays, to_tensor, record),
+            worker._decode(sent["kwargs"], arrays, to_tensor, record))
+
+
+def input_digests(case):
+    """``[(label, digest)]`` of the input arrays of ``case`` before any call, in the order the
+    worker reports them after its call (the same encoder, decoder and digest function)."""
+    import hashlib
+
+    from autograder import worker
+
+    record = []
+    arguments_as_sent(case, "numpy", record)
+    return [(worker.argument_label(path), worker.input_digest(array, hashlib.sha256, np.ndarray.tobytes))
+            for path, array in record]
 
 
 def _plain(value, depth=0):
@@ -198,6 +212,22 @@ def grade_submission(job: dict) -> dict:
     return result.to_dict()
 
 
+def _changed_input(case, reported):
+    """What is wrong with the inputs after the call, from the digests the worker reported and
+    the grader's own copy of the inputs; ``None`` when they are unchanged.  The decision is taken
+    here, where student code cannot reach: a worker whose bookkeeping was tampered with can at
+    worst report a digest that does not match."""
+    expected = input_digests(case)
+    if not isinstance(reported, list) or len(reported) != len(expected):
+        return ("the sandbox's report of this call does not say whether its inputs are unchanged "
+                "(was the report tampered with?)")
+    for (label, want), got in zip(expected, reported):
+        if got != want:
+            return (f"it modified its input argument {label}; the inputs must not be changed "
+                    f"(work on a copy)")
+    return None
+
+
 def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
     def verdict(ok, message):
         return TaskResult(task.grade_id, task.function, float(task.points) if ok else 0.0,
@@ -224,6 +254,10 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
                                   f"NotImplementedError): 0 points")
         if got.error:
             return verdict(False, f"`{task.function}` raised an error on {label}: {got.error}")
+        if task.inputs_must_not_change:
+            changed = _changed_input(case, got.inputs)
+            if changed:
+                return verdict(False, f"`{task.function}` on {label}: {changed}")
         if task.judge is not None:
             problem = task.judge(got.array, case)
         else:

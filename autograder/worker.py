@@ -108,18 +108,6 @@ class _Sink(io.TextIOBase):
         return len(text)
 
 
-class _Reporter:
-    def __init__(self, fd):
-        self._fd = fd
-
-    def send(self, **message):
-        data = (json.dumps(message) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-
-
 def _error_text(exc):
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
@@ -161,94 +149,221 @@ class _StubFinder:
         pass
 
 
-def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=()):
+# Where PEP 578 hands out frame objects: with a frame, student code reaches the worker's own
+# locals through ``f_back`` (which raises no event) and could rewrite its bookkeeping.
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+
+
+def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=(),
+                        library_roots=(), worker_file=None, hide_frames=True):
     """Block what graded code never needs: other processes, the network, forbidden imports,
-    writing outside the sandbox.  Audit hooks cannot be removed once added.
+    writing outside the sandbox, frame objects, code claiming a library's file name.  Audit
+    hooks cannot be removed once added, but PEP 578 says plainly that they are no security
+    boundary (ctypes, C extensions and signal handlers pass them): every check here is a second
+    layer behind the sandbox's file system, namespaces and the grader's own comparisons.
 
     ``forbidden_dirs``: real paths of the forbidden packages' files; an extension module loaded
-    from there (under any module name) is refused, whatever name it is imported under."""
+    from there (under any module name) is refused.  ``library_roots``: real paths of the
+    interpreter's prefixes; an extension module from anywhere else (a copy in the box) is
+    refused too.  ``hide_frames``: refuse frame objects (not in torch tasks: PyTorch takes frames
+    in the modules it imports lazily, at the first dispatch mode).  Paths are resolved by the kernel (``/proc/self/fd``), and everything the hook
+    calls is bound here, before student code runs: replacing ``os.path.realpath``,
+    ``builtins.isinstance`` or the worker's globals later changes nothing in here."""
     box = os.path.realpath(box)
-    forbidden_dirs = tuple(forbidden_dirs)
-    blocked_events = {
+    forbidden_dirs = tuple(d + os.sep for d in forbidden_dirs) + tuple(forbidden_dirs)
+    library_roots = tuple(r.rstrip(os.sep) + os.sep for r in library_roots)
+    code_names = ("<frozen ",) + library_roots + ((worker_file,) if worker_file else ())
+    blocked_events = frozenset({
         "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
         "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
-        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "os.kill", "os.killpg",
-        "signal.pthread_kill", "sys.setprofile", "sys.settrace", "os.chmod", "os.chown",
-        # Walking the heap would reach the refusing kernels' registration handles (see
-        # _refuse_operators) and the worker's own state; graded code never needs it.
+        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+        "ctypes.call_function", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.memmove",
+        "ctypes.memset", "ctypes.string_at", "ctypes.wstring_at", "ctypes.addressof",
+        "os.kill", "os.killpg", "signal.pthread_kill", "sys.setprofile", "sys.settrace",
+        "os.chmod", "os.chown",
+        # Walking the heap would reach the worker's own state; graded code never needs it.
         "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    }
+    })
+    frame_events = _FRAME_EVENTS if hide_frames else frozenset()
+    frame_attributes = _FRAME_ATTRIBUTES if hide_frames else frozenset()
+    _isinstance, _str, _bytes, _len, _int, _tuple = isinstance, str, bytes, len, int, tuple
+    _decode_bytes, _startswith, _split = bytes.decode, str.startswith, str.split
+    _open, _close, _readlink, _getpid = os.open, os.close, os.readlink, os.getpid
+    _realpath, _O_PATH = os.path.realpath, getattr(os, "O_PATH", 0)
+    _writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+    _PermissionError, _ValueError, _Forbidden = PermissionError, ValueError, ForbiddenLibrary
+    _append = log.append
+    _any = any
+
+    def resolved(path):
+        """The real path of an existing file as the kernel sees it (symlinks, ``..``, bind
+        mounts), without calling any Python-level path code."""
+        if _isinstance(path, _bytes):
+            path = _decode_bytes(path, "utf-8", "surrogateescape")
+        if not _O_PATH:
+            return _realpath(path)
+        fd = _open(path, _O_PATH)
+        try:
+            return _readlink("/proc/self/fd/" + _str(fd))
+        finally:
+            _close(fd)
+
+    _read, _fstat, _O_RDONLY = os.read, os.fstat, os.O_RDONLY
+
+    def file_bytes(path):
+        try:
+            fd = _open(path, _O_RDONLY)
+        except OSError:
+            return None
+        try:
+            size = _fstat(fd).st_size
+            if size > 64 * 2**20:
+                return None
+            data, chunk = b"", b"."
+            while chunk and _len(data) < size:
+                chunk = _read(fd, size - _len(data))
+                data += chunk
+            return data
+        finally:
+            _close(fd)
 
     def hook(event, args):
         if event == "sys.settrace" and trace_gate and trace_gate["open"]:
-            return  # the worker's own line counter (see _count_lines)
+            return  # the worker's own line counter
         if event in blocked_events:
-            if event == "os.kill" and args and args[0] == os.getpid():
+            if event == "os.kill" and args and args[0] == _getpid():
                 return
-            raise PermissionError(f"the grader's sandbox does not allow {event}")
+            raise _PermissionError("the grader's sandbox does not allow " + event)
+        if event in frame_events or (event == "object.__getattr__" and _len(args) > 1
+                                     and args[1] in frame_attributes):
+            # ValueError is what ``sys._getframe`` raises on a short stack: the standard
+            # library's callers (logging, namedtuple, typing) fall back without a frame.
+            raise _ValueError("the grader's sandbox does not hand out frame objects")
+        if event == "compile" or event == "code.__new__":
+            filename = args[1] if _len(args) > 1 else None
+            if _isinstance(filename, _bytes):
+                filename = _decode_bytes(filename, "utf-8", "surrogateescape")
+            if _isinstance(filename, _str) and _startswith(filename, code_names):
+                if event == "compile" and _isinstance(args[0], _bytes) and args[0] == file_bytes(filename):
+                    return  # the import system compiling a library's own source file
+                raise _PermissionError("the grader's sandbox does not allow code that claims the "
+                                       "file name " + filename)
+            return
         if event == "import":
-            top = str(args[0]).split(".")[0]
-            filename = args[1] if len(args) > 1 else None
-            if isinstance(filename, (str, bytes)) and forbidden_dirs and _under(filename, forbidden_dirs):
-                log.append(os.path.basename(os.fsdecode(filename)).split(".")[0])
-                raise ForbiddenLibrary(f"{os.fsdecode(filename)} belongs to a library that may not be used here")
-            meta_path = args[3] if len(args) > 3 else None
+            top = _split(_str(args[0]), ".")[0]
+            filename = args[1] if _len(args) > 1 else None
+            if _isinstance(filename, (_str, _bytes)) and (forbidden_dirs or library_roots):
+                try:
+                    real = resolved(filename)
+                except OSError:
+                    real = None
+                if real is not None and forbidden_dirs and (real in forbidden_dirs or
+                                                            _startswith(real, forbidden_dirs)):
+                    _append(_split(_split(real, "/")[-1], ".")[0])
+                    raise _Forbidden(real + " belongs to a library that may not be used here")
+                if real is not None and library_roots and not _startswith(real, library_roots):
+                    _append(_split(_split(real, "/")[-1], ".")[0])
+                    raise _Forbidden(real + " is a compiled extension from outside the installed "
+                                     "libraries (a copy?); it may not be loaded here")
+            meta_path = args[3] if _len(args) > 3 else None
             if stub_finder is not None and meta_path and meta_path[0] is stub_finder:
                 return  # the stub finder answers first: the import yields a stub
             if top in forbidden:
-                log.append(top)
-                raise ForbiddenLibrary(f"{top} may not be used here")
+                _append(top)
+                raise _Forbidden(top + " may not be used here")
         elif event == "open":
             path, mode = args[0], args[1]
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-            if writing and isinstance(path, (str, bytes)):
-                real = os.path.realpath(os.fsdecode(path))
-                if not (real == box or real.startswith(box + os.sep) or real == os.devnull):
-                    raise PermissionError(f"the grader's sandbox does not allow writing {real}")
+            writing = (_isinstance(mode, _str) and _any(c in mode for c in "wax+")) or (
+                _isinstance(args[2], _int) and args[2] & _writing_flags)
+            if writing and _isinstance(path, (_str, _bytes)):
+                if _isinstance(path, _bytes):
+                    path = _decode_bytes(path, "utf-8", "surrogateescape")
+                real = _realpath(path)
+                if not (real == box or _startswith(real, box + "/") or real == "/dev/null"):
+                    raise _PermissionError("the grader's sandbox does not allow writing " + real)
 
     sys.addaudithook(hook)
 
 
-def _line_tracer(counter):
-    """A trace function counting the lines run in code compiled from notebook cells."""
+def _line_counter(gettrace, settrace, trace_gate, library_roots, trusted_codes):
+    """``(start, stop)`` of a counter of the lines of the student's Python run by one call.
 
-    def tracer(frame, event, arg):
-        if not frame.f_code.co_filename.startswith("<cell "):
-            return None  # library code (NumPy's Python parts) is not the student's loop
-        if event == "line":
-            counter[0] += 1
-        return tracer
+    Every line counts except those of the interpreter's installed libraries (by file; the audit
+    hook refuses code compiled under such a file name unless it is that file's own source) and
+    of this worker (by code object).  Student code cannot reach the counter through
+    ``sys.gettrace`` (which returns None to it while counting) nor through frames (the audit
+    hook refuses to hand them out), and ``stop`` checks, after the call, that the tracer was
+    still installed and that no frame it traced had its tracing turned off or replaced
+    (``frame.f_trace_lines = False``); either makes the call fail.  Threads are checked by the
+    caller: a loop in another thread is not traced at all."""
+    _startswith, _len, _append = str.startswith, len, list.append
 
-    return tracer
+    def start():
+        count, traced = [0], []
+
+        def local(frame, event, arg):
+            if event == "line":
+                count[0] += 1
+            return local
+
+        def tracer(frame, event, arg):
+            code = frame.f_code
+            if code in trusted_codes or _startswith(code.co_filename, library_roots):
+                return None
+            frame.f_trace_lines = True
+            _append(traced, frame)
+            return local
+
+        trace_gate["open"] = True
+        settrace(tracer)
+        trace_gate["open"] = False
+        return count, traced, tracer, local
+
+    def stop(state):
+        count, traced, tracer, local = state
+        intact = gettrace() is tracer
+        trace_gate["open"] = True
+        settrace(None)
+        trace_gate["open"] = False
+        for frame in traced:
+            if not frame.f_trace_lines or (frame.f_trace is not None and frame.f_trace is not local):
+                intact = False
+        del traced[:]
+        return count[0], intact
+
+    return start, stop
 
 
-def _arrays_in(values, path=()):
-    """``[(path, array)]`` for every array argument, looking inside tuples and lists."""
-    for index, value in enumerate(values):
-        if isinstance(value, (tuple, list)):
-            yield from _arrays_in(value, path + (index,))
-        elif hasattr(value, "shape"):
-            yield path + (index,), value
+def _trusted_codes(path):
+    """Every code object of this file (compiled as the interpreter compiled it): frames running
+    the worker's own code are not the student's lines."""
+    with open(path, encoding="utf-8") as fh:
+        pending = [compile(fh.read(), path, "exec")]
+    found = set()
+    while pending:
+        code = pending.pop()
+        found.add(code)
+        pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return frozenset(found)
 
 
-def _snapshot(values):
-    """Copies of the array arguments, to tell afterwards whether a call modified them."""
-    return [(where, value.detach().clone() if hasattr(value, "detach") else value.copy())
-            for where, value in _arrays_in(values)]
+def input_digest(array, sha256, tobytes):
+    """What the grader compares to tell whether a call modified an input array: a digest of its
+    dtype, shape and bytes (taken in the worker after the call, and in the grader from its own
+    copy of the inputs).  ``sha256`` and ``tobytes`` (``np.ndarray.tobytes``) are passed in, as
+    bound before any student code ran."""
+    digest = sha256(f"{array.dtype.str} {array.shape}".encode())
+    digest.update(tobytes(array))
+    return digest.hexdigest()
 
 
-def _modified(values, snapshot, np):
-    """The argument number (1-based, with the position inside a tuple) of a modified array."""
-    for where, before in snapshot:
-        after = values
-        for index in where:
-            after = after[index]
-        if hasattr(after, "detach"):
-            after, before = after.detach().cpu().numpy(), before.cpu().numpy()
-        if not np.array_equal(np.asarray(after), np.asarray(before), equal_nan=True):
-            return ".".join(str(i + 1) for i in where)
-    return None
+def argument_label(path):
+    """``(1, 2)`` -> ``'number 2.3'``; ``('scale',)`` -> ``'scale'``: how a message names an
+    input array (positions 1-based, keyword arguments by name)."""
+    if path and isinstance(path[0], str):
+        return ".".join([path[0]] + [str(p + 1) for p in path[1:]])
+    return "number " + ".".join(str(p + 1) for p in path)
 
 
 def _strip_magics(source):
@@ -257,16 +372,22 @@ def _strip_magics(source):
     return "\n".join(("pass  # " + ln) if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
 
 
-def _decode(value, arrays, to_tensor):
+def _decode(value, arrays, to_tensor, record=None, path=()):
+    """A case's ``args`` / ``kwargs`` as the student's function receives them.  ``record``
+    collects ``(path, array)`` for every input array, in order: what the inputs check digests
+    (a tensor made by ``to_tensor`` shares the array's memory, so writes show in both)."""
     if isinstance(value, dict) and "__array__" in value:
         arr = arrays[value["__array__"]]
+        if record is not None:
+            record.append((path, arr))
         return to_tensor(arr) if to_tensor else arr
     if isinstance(value, dict) and "__tuple__" in value:
-        return tuple(_decode(v, arrays, to_tensor) for v in value["__tuple__"])
+        return tuple(_decode(v, arrays, to_tensor, record, path + (i,))
+                     for i, v in enumerate(value["__tuple__"]))
     if isinstance(value, list):
-        return [_decode(v, arrays, to_tensor) for v in value]
+        return [_decode(v, arrays, to_tensor, record, path + (i,)) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _decode(v, arrays, to_tensor) for k, v in value.items()}
+        return {k: _decode(v, arrays, to_tensor, record, path + (k,)) for k, v in value.items()}
     return value
 
 
@@ -384,9 +505,70 @@ def _refuse_operators(torch, names, log):
     libraries.clear()
 
 
+def _json_writer(fd):
+    """``send(**message)``: one JSON line on ``fd``, built with references bound now.  Student
+    code can later replace ``json.dumps`` (or the encoder it calls), ``os.write`` or builtins;
+    the worker's own reports then still say what the worker measured."""
+    import json.encoder
+
+    quote = json.encoder.encode_basestring_ascii  # C when _json is there
+    write, _isinstance, _str, _int, _bool = os.write, isinstance, str, int, bool
+    _list, _tuple, _join, _encode, _memoryview = list, tuple, ", ".join, str.encode, memoryview
+
+    def value(v):
+        if v is None:
+            return "null"
+        if _isinstance(v, _bool):
+            return "true" if v else "false"
+        if _isinstance(v, _int):
+            return _str(_int(v))
+        if _isinstance(v, _str):
+            return quote(v)
+        if _isinstance(v, (_list, _tuple)):
+            return "[" + _join([value(x) for x in v]) + "]"
+        raise TypeError("not a message value")
+
+    def send(**message):
+        line = "{" + _join([quote(k) + ": " + value(v) for k, v in message.items()]) + "}\n"
+        view = _memoryview(_encode(line, "ascii"))
+        while view:
+            view = view[write(fd, view):]
+
+    return send
+
+
+def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count, sleep):
+    """The thread id the kernel gives a new thread now.  In the sandbox's own PID namespace ids
+    are handed out in order to this process's threads only, so two probes around a call tell
+    whether any thread (or process) was started during it, even one that has ended since.
+    Returns once the probe thread is gone (``count``: ``_thread._count``)."""
+    got = []
+    done = allocate_lock()
+    done.acquire()
+    before = count()
+
+    def probe():
+        got.append(get_native_id())
+        done.release()
+
+    start_new_thread(probe, ())
+    done.acquire()
+    for _ in range(2000):
+        if count() <= before:
+            break
+        sleep(0.0005)
+    return got[0]
+
+
 def main():
+    # Everything the worker uses once student code has run is bound to a local name here, first:
+    # student code can reach and rewrite this module's globals (through any of its functions'
+    # ``__globals__``), builtins, and the attributes of numpy, json, os and hashlib.
+    import _thread
+    import hashlib
+
     fd = int(sys.argv[1])
-    reporter = _Reporter(fd)
+    send = _json_writer(fd)
     box = os.getcwd()
     with open("job.json", encoding="utf-8") as fh:
         job = json.load(fh)
@@ -427,26 +609,51 @@ def main():
     else:
         forbidden = FORBIDDEN_IN_NUMPY
     forbidden_dirs = package_dirs(forbidden)  # before any stub stands in for them
+    stub_finder = None
     if mode != "torch":
         for name in forbidden:
             sys.modules[name] = _ForbiddenModule(name, forbidden_log)
         stub_finder = _StubFinder(forbidden, forbidden_log)
         sys.meta_path.insert(0, stub_finder)
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    library_roots = tuple(sorted({os.path.realpath(p) for p in prefixes} | prefixes))
+    worker_file = os.path.realpath(__file__)
     trace_gate = {"open": False}
-    _install_audit_hook(box, set(forbidden), forbidden_log,
-                        stub_finder=stub_finder if mode != "torch" else None, trace_gate=trace_gate,
-                        forbidden_dirs=forbidden_dirs)
-    settrace = sys.settrace
+    counter_start, counter_stop = _line_counter(
+        sys.gettrace, sys.settrace, trace_gate,
+        tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
+        _trusted_codes(worker_file))
+    _install_audit_hook(box, set(forbidden), forbidden_log, stub_finder=stub_finder,
+                        trace_gate=trace_gate, forbidden_dirs=forbidden_dirs,
+                        library_roots=library_roots, worker_file=worker_file,
+                        hide_frames=mode != "torch")
 
-    # From here on, student code runs.  Keep our own references first.
     setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    decode, encode_output, error_text = _decode, _encode_output, _error_text
+    digest_of, sha256, tobytes = input_digest, hashlib.sha256, np.ndarray.tobytes
+    load_npz, BytesIO, fdopen = np.load, io.BytesIO, os.fdopen
+    thread_count, probe = _thread._count, _threads_started_probe
+    probe_args = (_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
+                  _thread._count, __import__("time").sleep)
+    own_pid_namespace = bool(job.get("own_pid_namespace"))
+    _callable, _sorted, _set, _len, _bool = callable, sorted, set, len, bool
+    Timeout = CellTimeout
+
+    # The notebook's code runs in a module of its own, which is also ``sys.modules["__main__"]``
+    # (as in a Jupyter kernel): ``import __main__`` reaches the student's names, not the worker.
+    student_main = types.ModuleType("__main__")
+    namespace = student_main.__dict__
+    namespace["__builtins__"] = builtins
+    sys.modules["__main__"] = student_main
+    sys.gettrace = lambda: None  # the line counter is not the student's to see (or reset)
     sys.stdout = sys.stderr = _Sink()
+
+    # From here on, student code runs.
     skip = set(job.get("skip_cells", []))
     for index, cell in enumerate(job["cells"]):
         if index in skip:
             continue
-        reporter.send(event="cell_start", cell=index)
+        send(event="cell_start", cell=index)
         error = None
         try:
             code = compile(_strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
@@ -455,28 +662,28 @@ def main():
                 exec(code, namespace)
             finally:
                 setitimer(ITIMER_REAL, 0)
-        except CellTimeout:
+        except Timeout:
             error = f"timed out after {job['cell_timeout']:g} s"
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
-            error = _error_text(exc)
-        reporter.send(event="cell_done", cell=index, error=error)
+            error = error_text(exc)
+        send(event="cell_done", cell=index, error=error)
 
-    reporter.send(event="cells_done")
-    with os.fdopen(inputs_fd, "rb") as channel:
+    send(event="cells_done")
+    with fdopen(inputs_fd, "rb") as channel:
         payload = channel.read()
-    arrays = dict(np.load(io.BytesIO(payload), allow_pickle=False)) if payload else {}
+    arrays = dict(load_npz(BytesIO(payload), allow_pickle=False)) if payload else {}
 
     for task in job["tasks"]:
         name = task["function"]
         function = namespace.get(name)
         failed = False
         for case_index, case in enumerate(task["cases"]):
-            reporter.send(event="call_start", task=name, case=case_index)
+            send(event="call_start", task=name, case=case_index)
             message = {"event": "call_done", "task": name, "case": case_index,
-                       "npy": None, "error": None, "forbidden": None}
-            if not callable(function):
+                       "npy": None, "error": None, "forbidden": None, "inputs": None}
+            if not _callable(function):
                 message["error"] = "not defined"
-                reporter.send(**message)
+                send(**message)
                 break
             if failed:
                 break  # one failing case fails the task; do not spend time on the rest
@@ -485,16 +692,18 @@ def main():
             mode_ctx = recorder.mode_class() if recorder else None
             if recorder:
                 recorder.ops.clear()
+            record = []
             try:
-                args = _decode(case["args"], arrays, to_tensor)
-                kwargs = _decode(case["kwargs"], arrays, to_tensor)
-                snapshot = _snapshot(args) if task.get("inputs_must_not_change", True) else []
-                lines = [0]
-                counting = bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
+                args = decode(case["args"], arrays, to_tensor, record)
+                kwargs = decode(case["kwargs"], arrays, to_tensor, record)
+                counting = _bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
                 if counting:
-                    trace_gate["open"] = True
-                    settrace(_line_tracer(lines))
-                    trace_gate["open"] = False
+                    if thread_count():
+                        raise ValueError("a thread started by the notebook is still running, so the "
+                                         "Python lines of this call cannot be counted: stop your "
+                                         "threads before the graded calls")
+                    first_id = probe(*probe_args) if own_pid_namespace else None
+                    state = counter_start()
                 setitimer(ITIMER_REAL, task["call_timeout"])
                 try:
                     if mode_ctx is not None:
@@ -502,37 +711,42 @@ def main():
                             result = function(*args, **kwargs)
                     else:
                         result = function(*args, **kwargs)
+                    # Still counted: an object whose __array__ loops is the student's loop too.
+                    encoded = encode_output(result, np, task.get("tuple_output", False))
                 finally:
                     setitimer(ITIMER_REAL, 0)
                     if counting:
-                        trace_gate["open"] = True
-                        settrace(None)
-                        trace_gate["open"] = False
-                changed = _modified(args, snapshot, np)
-                if changed is not None:
-                    raise ValueError(f"it modified its input argument number {changed}; "
-                                     f"the inputs must not be changed (work on a copy)")
-                if counting and lines[0] > task["max_python_lines"]:
-                    raise ValueError(
-                        f"it ran {lines[0]} lines of Python for one call (limit "
-                        f"{task['max_python_lines']}): use array operations instead of a Python "
-                        f"loop over the output")
-                message["npy"] = _encode_output(result, np, task.get("tuple_output", False))
-            except CellTimeout:
+                        lines, intact = counter_stop(state)
+                if counting:
+                    started = thread_count() or (own_pid_namespace and probe(*probe_args) != first_id + 1)
+                    if not intact or started:
+                        raise ValueError(
+                            "the call " + ("started a thread" if started else
+                                           "switched off the counting of its Python lines")
+                            + ": a task with a line budget must run in the calling thread, traced")
+                    if lines > task["max_python_lines"]:
+                        raise ValueError(
+                            f"it ran {lines} lines of Python for one call (limit "
+                            f"{task['max_python_lines']}): use array operations instead of a "
+                            f"Python loop over the output")
+                message["npy"] = encoded
+            except Timeout:
                 message["error"] = f"timed out after {task['call_timeout']:g} s"
             except BaseException as exc:  # noqa: BLE001
-                message["error"] = _error_text(exc)
+                message["error"] = error_text(exc)
+            # The grader compares these with its own copy of the inputs: whether the call
+            # modified one is decided there, not here.
+            message["inputs"] = [digest_of(array, sha256, tobytes) for _, array in record]
             if forbidden_log:
-                message["forbidden"] = sorted(set(forbidden_log))
+                message["forbidden"] = _sorted(_set(forbidden_log))
             elif recorder is not None:
-                used = sorted(recorder.ops & set(task.get("forbidden_ops", ())))
-                used = sorted({f"torch operator {op}" for op in used} | set(refused_log))
+                used = recorder.ops & _set(task.get("forbidden_ops", ()))
+                used = _sorted({f"torch operator {op}" for op in used} | _set(refused_log))
                 if used:
                     message["forbidden"] = used
             failed = message["error"] is not None or message["forbidden"] is not None
-            reporter.send(**message)
-    reporter.send(event="done")
-    sys.stdout.flush()
+            send(**message)
+    send(event="done")
     os._exit(0)
 
 

@@ -204,3 +204,219 @@ def test_forbidden_compiled_extensions_are_refused_by_file_under_any_module_name
     if level == "audit hook alone":
         assert "uses _fblas" in got["blas_dot"].message, got["blas_dot"].message
         assert "uses _cffi_backend" in got["cffi_dot"].message, got["cffi_dot"].message
+
+
+# ------------------------------------------------------------------- (c) line budgets, inputs
+
+def _row_cases(rng):
+    return [Case((rng.standard_normal((300, 4)),), label="X (300, 4)", count_lines=True)]
+
+
+def _rows_reference(X):
+    return X.sum(axis=1)
+
+
+LOOP = '''
+def _loop(X):
+    out = np.zeros(X.shape[0])
+    for i in range(X.shape[0]):
+        out[i] = X[i].sum()
+    return out
+'''
+
+# Each function loops over the 300 rows (600+ lines of Python against a budget of 40) and tries
+# one way of not being counted; the honest one, graded after every patch, must keep its points.
+LINE_ATTACKS = '''
+import sys, signal, threading
+import numpy as np
+''' + LOOP + '''
+def loop_rows(X):
+    return _loop(X)
+
+def loop_other_file(X):  # code compiled under a name that is not a notebook cell's
+    namespace = {"np": np}
+    exec(compile(_SOURCE, "helper.py", "exec"), namespace)
+    return namespace["_loop"](X)
+
+def loop_library_name(X):  # ... or under a library's own file name
+    namespace = {"np": np}
+    exec(compile(_SOURCE, np.__file__, "exec"), namespace)
+    return namespace["_loop"](X)
+
+def loop_thread(X):  # the loop in a thread the call starts and joins
+    box = []
+    worker = threading.Thread(target=lambda: box.append(_loop(X)))
+    worker.start()
+    worker.join()
+    return box[0]
+
+def loop_trace_lines(X):  # switch off line events on the looping frame
+    try:
+        sys._getframe().f_trace_lines = False
+    except BaseException:
+        pass
+    out = np.zeros(X.shape[0])
+    for i in range(X.shape[0]):
+        out[i] = X[i].sum()
+    return out
+
+def loop_reset_counter(X):  # reach the tracer and zero its count on every row
+    tracer = sys.gettrace()
+    def reset():
+        try:
+            for cell in tracer.__closure__ or ():
+                if isinstance(cell.cell_contents, list) and cell.cell_contents and isinstance(cell.cell_contents[0], int):
+                    cell.cell_contents[0] = 0
+        except BaseException:
+            pass
+    out = np.zeros(X.shape[0])
+    for i in range(X.shape[0]):
+        reset()
+        out[i] = X[i].sum()
+    return out
+
+def loop_untrace(X):  # remove the tracer (the audit hook refuses), then loop
+    try:
+        sys.settrace(None)
+    except BaseException:
+        pass
+    return _loop(X)
+
+def loop_main_module(X):  # replace the worker's tracer factory through sys.modules["__main__"]
+    main = sys.modules["__main__"]
+    for name in ("_line_tracer", "_line_counter"):
+        setattr(main, name, lambda *a, **k: (lambda *b: None))
+    return _loop(X)
+
+def loop_worker_globals(X):  # ... or through a worker function's __globals__
+    handler = signal.getsignal(signal.SIGALRM)
+    g = getattr(handler, "__globals__", {})
+    for name in ("_line_tracer", "_line_counter", "counter_stop"):
+        g[name] = lambda *a, **k: (0, True)
+    return _loop(X)
+
+def honest_rows(X):
+    return X.sum(axis=1)
+'''
+LINE_ATTACKS = LINE_ATTACKS.replace("import numpy as np\n", "import numpy as np\n_SOURCE = " + repr(LOOP) + "\n", 1)
+LINE_NAMES = ["loop_rows", "loop_other_file", "loop_library_name", "loop_thread", "loop_trace_lines",
+              "loop_reset_counter", "loop_untrace", "loop_main_module", "loop_worker_globals", "honest_rows"]
+
+
+def test_line_budget_attacks_from_the_issue_no_longer_help():
+    tasks = [Task(name, 1, _row_cases, max_python_lines=40) for name in LINE_NAMES]
+    report, cases = _run(LINE_ATTACKS, tasks, "numpy")
+    got = {t.function: grading._judge(t, cases[t.function], report, {t.function: _rows_reference}, {})
+           for t in tasks}
+    assert got["honest_rows"].points == 1, got["honest_rows"].message
+    gained = {name: got[name].message for name in LINE_NAMES[:-1] if got[name].points}
+    assert not gained, gained
+    assert "lines of Python for one call" in got["loop_rows"].message
+    assert "lines of Python for one call" in got["loop_other_file"].message
+    assert "file name" in got["loop_library_name"].message
+    if report.isolation != "rlimits":  # thread ids tell only in the sandbox's own PID namespace
+        assert "started a thread" in got["loop_thread"].message, got["loop_thread"].message
+
+
+CELL_THREAD = '''
+import queue, threading
+import numpy as np
+_jobs, _done = queue.Queue(), queue.Queue()
+def _serve():  # started by a cell, it outlives it and loops where nothing is counted
+    while True:
+        X = _jobs.get()
+        out = np.zeros(X.shape[0])
+        for i in range(X.shape[0]):
+            out[i] = X[i].sum()
+        _done.put(out)
+threading.Thread(target=_serve, daemon=True).start()
+
+def loop_in_cell_thread(X):
+    _jobs.put(X)
+    return _done.get()
+'''
+
+
+def test_a_loop_in_a_thread_started_by_a_cell_is_not_uncounted():
+    task = Task("loop_in_cell_thread", 1, _row_cases, max_python_lines=40)
+    verdict = _verdicts(CELL_THREAD, [task], "numpy", {"loop_in_cell_thread": _rows_reference})
+    assert verdict["loop_in_cell_thread"].points == 0
+    assert "thread started by the notebook is still running" in verdict["loop_in_cell_thread"].message
+
+
+def _double_cases(rng):
+    return [Case((rng.standard_normal((3, 4)),), label="X (3, 4)")]
+
+
+def _double_reference(X):
+    return X * 2
+
+
+# Each function doubles its input in place (which the rule forbids) and tries one way of hiding it.
+INPUT_ATTACKS = '''
+import hashlib, signal, sys
+import numpy as np
+
+def inplace(X):
+    X *= 2
+    return X
+
+def inplace_main_module(X):  # the worker's check, replaced through sys.modules["__main__"]
+    main = sys.modules["__main__"]
+    main._modified = lambda *a, **k: None
+    main._snapshot = lambda *a, **k: []
+    main.input_digest = lambda *a, **k: "0" * 64
+    X *= 2
+    return X
+
+def inplace_patched_libraries(X):  # the comparison and hashing functions, replaced
+    before = X.copy()
+    np.array_equal = lambda *a, **k: True
+    digest = hashlib.sha256(b"")
+    hashlib.sha256 = lambda *a, **k: digest
+    np.ndarray.tobytes  # (a C type: its methods cannot be replaced)
+    X *= 2
+    return X
+
+def inplace_worker_globals(X):  # ... or the worker's own functions, through __globals__
+    g = getattr(signal.getsignal(signal.SIGALRM), "__globals__", {})
+    g["_modified"] = lambda *a, **k: None
+    g["input_digest"] = lambda *a, **k: "0" * 64
+    X *= 2
+    return X
+
+def inplace_restored_copy(X):  # hand back the modified array but keep a pristine one around
+    pristine = X.copy()
+    X *= 2
+    result = X.copy()
+    return result
+
+def honest_double(X):
+    return X * 2
+'''
+INPUT_NAMES = ["inplace", "inplace_main_module", "inplace_patched_libraries", "inplace_worker_globals",
+               "inplace_restored_copy", "honest_double"]
+
+
+def test_modified_inputs_are_found_whatever_the_student_patched():
+    tasks = [Task(name, 1, _double_cases) for name in INPUT_NAMES]
+    got = _verdicts(INPUT_ATTACKS, tasks, "numpy", {t.function: _double_reference for t in tasks})
+    assert got["honest_double"].points == 1, got["honest_double"].message
+    for name in INPUT_NAMES[:-1]:
+        assert got[name].points == 0, (name, got[name].message)
+        assert "modified its input argument number 1" in got[name].message, (name, got[name].message)
+
+
+def test_modified_inputs_are_found_in_torch_tasks_too():
+    pytest.importorskip("torch")
+    source = '''
+def inplace(X):
+    X.mul_(2)
+    return X
+def honest_double(X):
+    return X * 2
+'''
+    tasks = [Task(name, 1, _double_cases, library="torch") for name in ("inplace", "honest_double")]
+    got = _verdicts(source, tasks, "torch", {t.function: _double_reference for t in tasks})
+    assert got["honest_double"].points == 1, got["honest_double"].message
+    assert got["inplace"].points == 0 and "modified its input argument number 1" in got["inplace"].message

@@ -204,14 +204,15 @@ def test_a_forged_element_count_in_the_report_scores_zero_and_says_so():
     cases = task.cases(np.random.default_rng(1))
     honest = [_linear_backward(*c.args) for c in cases]
     report = RunReport()
+    digests = [[d for _, d in grading.input_digests(c)] for c in cases]
     for index, parts in enumerate(honest):
-        report.calls[("right", index)] = CallResult(array=tuple(parts))
+        report.calls[("right", index)] = CallResult(array=tuple(parts), inputs=digests[index])
     assert grading._judge(task, cases, report, {"right": _linear_backward}, {}).points == 2
     # The same right answers with one extra element claimed in the message: refused.
     forged = [_npy(p) for p in honest[1]] + [_npy(honest[1][2])]
     assert _well_formed({"event": "call_done", "task": "right", "case": 1, "npy": forged,
                          "error": None, "forbidden": None})
-    report.calls[("right", 1)] = CallResult(array=_load_result(forged))
+    report.calls[("right", 1)] = CallResult(array=_load_result(forged), inputs=digests[1])
     verdict = grading._judge(task, cases, report, {"right": _linear_backward}, {})
     assert verdict.points == 0
     assert "returned a tuple of 4 elements; expected 3 arrays (dX, dW, db)" in verdict.message
