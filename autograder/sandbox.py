@@ -71,6 +71,7 @@ class CallResult:
     array: np.ndarray | None = None
     error: str | None = None
     forbidden: list | None = None
+    inputs: list | None = None  # digests of the input arrays after the call (see the worker)
 
 
 @dataclass
@@ -375,6 +376,8 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
             "tasks": tasks,
             "skip_cells": sorted(skip_cells),
             "cell_timeout": limits.cell_timeout,
+            # Thread ids are then handed out to the worker alone, in order (see the worker).
+            "own_pid_namespace": level != "rlimits",
             "limits": {
                 "memory_bytes": limits.memory_bytes,
                 "cpu_seconds": int(limits.notebook_timeout) + 5,
@@ -504,7 +507,8 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
                 step_deadline = now + task_timeouts.get(name, limits.cell_timeout) + GRACE_SECONDS
             elif event == "call_done":
                 name = str(message["task"])
-                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
+                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"),
+                                    inputs=message.get("inputs"))
                 if message.get("npy") is not None:
                     try:
                         result.array = _load_result(message["npy"])
@@ -563,7 +567,8 @@ _FIELDS = {  # event -> {field: allowed types}; every message is checked before 
     "cells_done": {},
     "call_start": {"task": (str,), "case": (int,)},
     "call_done": {"task": (str,), "case": (int,), "npy": (str, list, type(None)),
-                  "error": (str, type(None)), "forbidden": (list, type(None))},
+                  "error": (str, type(None)), "forbidden": (list, type(None)),
+                  "inputs": (list, type(None))},
     "done": {},
 }
 
@@ -580,6 +585,10 @@ def _well_formed(message) -> bool:
             return False
     forbidden = message.get("forbidden")
     if forbidden is not None and not all(isinstance(f, str) for f in forbidden):
+        return False
+    inputs = message.get("inputs")  # digests of the input arrays after the call
+    if inputs is not None and (len(inputs) > 10_000 or not all(isinstance(d, str) and len(d) <= 128
+                                                              for d in inputs)):
         return False
     return _npy_well_formed(message.get("npy"))
 
