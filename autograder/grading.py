@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.notebooks import NotebookError, code_cells, cell_role, parse_notebook, plan_cells
 from autograder.sandbox import Limits, run_in_sandbox
-from autograder.spec import load_tasks
+from autograder.spec import dtype_problem, load_tasks
 from dlcourse.checks import describe_mismatch
 
 FORBIDDEN_MESSAGE = ("uses {what}, which this task does not allow (a NumPy task must be solved "
@@ -158,20 +158,47 @@ def grade_submission(job: dict) -> dict:
         result.notices.append(f"Cell '{label}' raised an error: {message}")
 
     references = _reference_namespace(job["solution_cells"])
+    stubs = unchanged_stubs(submission, job["release"])
     for task in tasks:
         report = reports[task.library]
-        result.tasks.append(_judge(task, cases[task.function], report, references, cell_errors))
+        result.tasks.append(_judge(task, cases[task.function], report, references, cell_errors, stubs))
     result.seconds = time.monotonic() - start
     return result.to_dict()
 
 
-def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
+def unchanged_stubs(submission: dict, release: dict) -> set:
+    """Names of the functions whose released answer cell (the stub that raises
+    ``NotImplementedError``) is in ``submission`` unchanged, matched by grade id."""
+    import re
+
+    from autograder.notebooks import NotebookError, _source, nbgrader_meta
+
+    try:
+        released = {nbgrader_meta(c).get("grade_id"): _source(c) for c in code_cells(release)
+                    if cell_role(c) == "solution"}
+        names = set()
+        for cell in code_cells(submission):
+            gid = nbgrader_meta(cell).get("grade_id")
+            if gid and gid in released and _source(cell).strip() == released.pop(gid).strip():
+                names.update(re.findall(r"^def (\w+)\(", _source(cell), re.M))
+        return names
+    except (NotebookError, AttributeError, TypeError):
+        return set()
+
+
+def _judge(task, task_cases, report, references, cell_errors, stubs=None) -> TaskResult:
     def verdict(ok, message):
         return TaskResult(task.grade_id, task.function, float(task.points) if ok else 0.0,
                           float(task.points), message)
 
+    def case_label(index):
+        return f"case {index + 1} of {len(task_cases)} ({task_cases[index].label})"
+
     if task.function in report.task_failures:
-        return verdict(False, f"`{task.function}` {report.task_failures[task.function]}: 0 points")
+        # Name the case it was on: the first one that sent nothing back.
+        index = next((i for i in range(len(task_cases)) if (task.function, i) not in report.calls), None)
+        where = f" on {case_label(index)}" if index is not None else ""
+        return verdict(False, f"`{task.function}` {report.task_failures[task.function]}{where}: 0 points")
     reference = references.get(task.function) if task.judge is None else None
     for index, case in enumerate(task_cases):
         label = f"case {index + 1} of {len(task_cases)} ({case.label})"
@@ -180,13 +207,17 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
             return verdict(False, f"`{task.function}` was not called on {label}: the sandbox stopped early")
         if got.forbidden:
             template = FORBIDDEN_OPS_MESSAGE if task.library == "torch" else FORBIDDEN_MESSAGE
-            return verdict(False, f"`{task.function}` " + template.format(what=", ".join(got.forbidden)))
+            return verdict(False, f"`{task.function}` on {label} "
+                           + template.format(what=", ".join(got.forbidden)))
         if got.error == "not defined":
             hint = ""
             if task.function in cell_errors:
                 hint = f" (its cell raised: {cell_errors[task.function]})"
             return verdict(False, f"`{task.function}` is not defined{hint}: 0 points")
-        if got.error and got.error.startswith("NotImplementedError"):
+        if got.error and got.error.startswith("NotImplementedError") and (
+                stubs is None or task.function in stubs):
+            # Only the released stub itself (its cell unchanged) is "not answered yet"; a
+            # NotImplementedError from the student's own code is an error like any other.
             return verdict(False, f"`{task.function}` is not answered yet (it still raises "
                                   f"NotImplementedError): 0 points")
         if got.error:
@@ -196,6 +227,8 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
         else:
             expected = _reference_output(reference, case, task.library)
             problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol, reveal=False)
+            if not problem and task.dtype_rule:
+                problem = dtype_problem(got.array, expected, task.dtype_rule)
         if problem:
             return verdict(False, f"`{task.function}` on {label}: {problem}")
     return verdict(True, f"`{task.function}` passed all {len(task_cases)} hidden cases")
