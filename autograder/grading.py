@@ -137,12 +137,16 @@ def grade_submission(job: dict) -> dict:
     rng = np.random.default_rng(job["seed"])
     cases = {t.function: t.cases(rng) for t in tasks}
     limits = Limits(**job.get("limits", {}))
+    # A judged task's data folders (the public images its held-back ones come from) are hidden
+    # from the sandbox too, where the isolation level hides paths (bubblewrap shows none at all).
+    private = [*job.get("private_paths", ()),
+               *(p for t in tasks if t.judge is not None for p in getattr(t.judge, "private_paths", list)())]
     reports = {}
     for mode in ("numpy", "torch"):
         mode_tasks = [(t, cases[t.function]) for t in tasks if t.library == mode]
         if mode_tasks:
             reports[mode] = run_in_sandbox(plan.cells, mode_tasks, mode, limits,
-                                           private_paths=job.get("private_paths", ()),
+                                           private_paths=private,
                                            require_isolation=not job.get("allow_weak_sandbox", False))
     result.isolation = next(iter(reports.values())).isolation if reports else ""
     faults = [r.grader_fault for r in reports.values() if r.grader_fault]
@@ -224,6 +228,10 @@ def _judge(task, task_cases, report, references, cell_errors, stubs=None) -> Tas
             return verdict(False, f"`{task.function}` raised an error on {label}: {got.error}")
         if task.judge is not None:
             problem = task.judge(got.array, case)
+            if isinstance(problem, tuple):  # (None, what was achieved): a pass that says how well
+                problem, achieved = problem
+                if problem is None:
+                    return verdict(True, f"`{task.function}` passed: {achieved}")
         else:
             expected = _reference_output(reference, case, task.library)
             problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol, reveal=False)

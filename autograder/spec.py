@@ -46,9 +46,11 @@ class Task:
     student's own Python the call may run (how "no Python loop over the output" is checked).
     ``inputs_must_not_change``: a call that modifies its array arguments fails.  ``judge``:
     instead of comparing with the solution's output, ``judge(output, case)`` returns ``None``
-    when the output is good enough or a message saying why not (e.g. an accuracy threshold on
-    labels the grader holds back in ``case.expected``).  All cases must pass for the points (as
-    an nbgrader test cell is all or nothing).
+    when the output is good enough (or ``(None, note)``, the note saying how well it did, for
+    the feedback) or a message saying why not (e.g. an accuracy threshold on labels the grader
+    holds back in ``case.expected``); a ``judge.private_paths()`` list of folders is hidden from
+    the sandbox while the task runs.  ``dtype_rule``: see :func:`dtype_problem`.  All cases
+    must pass for the points (as an nbgrader test cell is all or nothing).
     """
 
     function: str
