@@ -234,3 +234,55 @@ def test_held_back_images_are_disguised_per_seed():
     best = [min(np.abs(a[n].astype(float) - np.roll(images[n], (dy, dx), axis=(0, 1))).mean()
                 for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)) for n in range(len(images))]
     assert max(best) < NOISE  # the mean absolute noise of N(0, NOISE) is about 0.8 NOISE
+
+
+def test_dtype_rules_are_the_ones_the_visible_tests_state():
+    from autograder.spec import dtype_problem
+
+    f64, f32, i64 = np.zeros(2), np.zeros(2, np.float32), np.zeros(2, np.int64)
+    assert dtype_problem(f32, f32, "exact") is None and "float64" in dtype_problem(f64, f32, "exact")
+    assert dtype_problem(f64, i64, "exact") is not None  # max pooling keeps an integer X's dtype
+    assert dtype_problem(f32, f64, "floats") is not None and dtype_problem(f64, i64, "floats") is None
+    assert dtype_problem(np.int32(3), np.int64(3), "kind") is None  # "an int", any width
+    assert "integer" in dtype_problem(np.float64(3), np.int64(3), "kind")
+    assert dtype_problem(np.bool_(True), np.int64(1), "kind") is not None
+    assert dtype_problem(f32, f64, "") is None  # no rule: the value comparison alone
+
+
+def test_not_answered_yet_means_the_unchanged_stub_only():
+    from autograder.grading import unchanged_stubs
+
+    a = "ch01_cross_correlation"
+    release = make_submission(a, fill="release")
+    assert unchanged_stubs(release, release) == {"corr2d_loops", "corr2d_vectorized", "kernel_gradient"}
+    assert unchanged_stubs(make_submission(a), release) == set()
+    edited = make_submission(a, {"corr2d_loops": "def corr2d_loops(X, K):\n    raise NotImplementedError()\n"},
+                             fill="release")
+    assert unchanged_stubs(edited, release) == {"corr2d_vectorized", "kernel_gradient"}
+
+
+def test_check_runs_the_released_test_cells_after_their_answers():
+    from autograder.check import visible_test_cells
+
+    a = "ch01_cross_correlation"
+    release = make_submission(a, fill="release")
+
+    def tamper(nb):
+        for cell in nb["cells"]:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid == "test_corr2d_loops":
+                cell["source"] = "pass\n"
+            if gid == "test_kernel_gradient":
+                cell["metadata"]["nbgrader"]["grade_id"] = "renamed"
+        nb["cells"].insert(8, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                               "source": "def helper():\n    return 1\n"})
+
+    cells = visible_test_cells(make_submission(a, edit=tamper), release)
+    labels = [c["label"] for c in cells]
+    released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade")}
+    for gid in ("test_corr2d_loops", "test_corr2d_vectorized", "test_kernel_gradient"):
+        assert labels.count(gid) == 1
+        assert next(c for c in cells if c["label"] == gid)["source"] == released[gid]
+        answer = gid[len("test_"):]
+        assert labels.index(answer) < labels.index(gid)
