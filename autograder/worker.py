@@ -13,7 +13,9 @@ line:
     {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
     {"event": "done"}
 
-Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  Nothing secret is in
+Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
+tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
+element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
 this process: no expected values, no hidden tests.  The parent process enforces the hard limits
 (wall clock, kill); the timers here only let a slow cell fail without losing the others.
 """
@@ -29,6 +31,7 @@ import sys
 import types
 
 MAX_MESSAGE = 2000  # characters of an error message sent back
+MAX_PARTS = 32  # elements of a tuple result (and of a tuple inside it); the grader checks it too
 
 # Libraries a NumPy task may not use; the course library too, since it holds reference answers.
 FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
@@ -279,6 +282,30 @@ def _encode_result(result, np):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _encode_output(result, np, as_tuple):
+    """``.npy`` (base64) of ``result``; for a task returning a tuple, a list of them, one level
+    of nesting deep (``(Y, (h_T, c_T))``).  The grader compares the structure with its own."""
+    if not as_tuple or not isinstance(result, (tuple, list)):
+        return _encode_result(result, np)
+
+    def parts(values, path):
+        if len(values) > MAX_PARTS:
+            raise TypeError(f"returned a tuple of {len(values)} elements; at most {MAX_PARTS} are accepted")
+        encoded = []
+        for index, value in enumerate(values, start=1):
+            here = path + (index,)
+            if isinstance(value, (tuple, list)) and len(here) == 1:
+                encoded.append(parts(value, here))
+                continue
+            try:
+                encoded.append(_encode_result(value, np))
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"element {'.'.join(map(str, here))} of the returned tuple: {err}") from None
+        return encoded
+
+    return parts(result, ())
+
+
 class _OpRecorder:
     """Records which ATen operators a torch task calls, whatever Python path it took."""
 
@@ -473,7 +500,7 @@ def main():
                         f"it ran {lines[0]} lines of Python for one call (limit "
                         f"{task['max_python_lines']}): use array operations instead of a Python "
                         f"loop over the output")
-                message["npy"] = _encode_result(result, np)
+                message["npy"] = _encode_output(result, np, task.get("tuple_output", False))
             except CellTimeout:
                 message["error"] = f"timed out after {task['call_timeout']:g} s"
             except BaseException as exc:  # noqa: BLE001
