@@ -92,18 +92,51 @@ def solution_code(solution_nb: dict) -> list:
             for c in code_cells(solution_nb) if cell_role(c) != "test"]
 
 
-def _reference_output(function, case, library):
-    args, kwargs = case.args, case.kwargs
+def arguments_as_sent(case, library):
+    """``(args, kwargs)`` of ``case`` exactly as the sandboxed worker passes them to the
+    student's function: encoded by the sandbox's own encoder, through JSON and the ``.npz``
+    payload, and decoded by the worker's own decoder (tuples and lists of arrays at any depth,
+    e.g. LeNet's parameters, become tensors in a torch task; NumPy scalars become Python ones).
+    The reference answer is computed on these, so both sides see the same values and types."""
+    import io
+    import json
+
+    from autograder import worker
+    from autograder.sandbox import _encode_cases
+    from autograder.spec import Task
+
+    probe = Task("reference", 0, cases=lambda rng: [case])
+    encoded, payload = _encode_cases([(probe, [case])], 1)
+    sent = json.loads(json.dumps(encoded[0]["cases"][0]))
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    to_tensor = None
     if library == "torch":
         import torch
 
-        convert = lambda v: torch.from_numpy(v) if isinstance(v, np.ndarray) else v  # noqa: E731
-        args = tuple(convert(a) for a in args)
-        kwargs = {k: convert(v) for k, v in kwargs.items()}
+        to_tensor = torch.from_numpy
+    return (worker._decode(sent["args"], arrays, to_tensor),
+            worker._decode(sent["kwargs"], arrays, to_tensor))
+
+
+def _plain(value, depth=0):
+    """A tensor or array-like as a NumPy array; a tuple or list (one level deep) as a tuple."""
+    if isinstance(value, (tuple, list)) and depth < 2:
+        return tuple(_plain(v, depth + 1) for v in value)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _reference_output(function, case, library, returns_tuple=False):
+    args, kwargs = arguments_as_sent(case, library)
     out = function(*args, **kwargs)
-    if hasattr(out, "detach"):
-        out = out.detach().cpu().numpy()
-    return np.asarray(out)
+    if isinstance(out, (tuple, list)) and returns_tuple:
+        return _plain(out)
+    if isinstance(out, tuple) and not returns_tuple:
+        raise ValueError(f"the reference {getattr(function, '__name__', function)} returns a tuple: "
+                         f"its task spec must declare output_names")
+    return _plain(out, depth=2)
 
 
 def grade_submission(job: dict) -> dict:
@@ -194,8 +227,9 @@ def _judge(task, task_cases, report, references, cell_errors) -> TaskResult:
         if task.judge is not None:
             problem = task.judge(got.array, case)
         else:
-            expected = _reference_output(reference, case, task.library)
-            problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol, reveal=False)
+            expected = _reference_output(reference, case, task.library, task.returns_tuple)
+            problem = describe_mismatch(got.array, expected, rtol=task.rtol, atol=task.atol,
+                                        reveal=False, names=task.output_names or None)
         if problem:
             return verdict(False, f"`{task.function}` on {label}: {problem}")
     return verdict(True, f"`{task.function}` passed all {len(task_cases)} hidden cases")

@@ -302,6 +302,7 @@ def _encode_cases(tasks, default_call_timeout):
             "forbidden_ops": list(task.forbidden_ops),
             "max_python_lines": task.max_python_lines,
             "inputs_must_not_change": task.inputs_must_not_change,
+            "tuple_output": bool(getattr(task, "output_names", ())),
             "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs)),
                        "count_lines": bool(c.count_lines)} for c in cases],
         })
@@ -504,9 +505,9 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
             elif event == "call_done":
                 name = str(message["task"])
                 result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
-                if message.get("npy"):
+                if message.get("npy") is not None:
                     try:
-                        result.array = _load_npy(base64.b64decode(message["npy"], validate=True))
+                        result.array = _load_result(message["npy"])
                     except (ValueError, OSError, TypeError, MemoryError):
                         result.error = "returned something that is not an array of numbers"
                 report.calls[(name, int(message["case"]))] = result
@@ -561,7 +562,7 @@ _FIELDS = {  # event -> {field: allowed types}; every message is checked before 
     "cell_done": {"cell": (int,), "error": (str, type(None))},
     "cells_done": {},
     "call_start": {"task": (str,), "case": (int,)},
-    "call_done": {"task": (str,), "case": (int,), "npy": (str, type(None)),
+    "call_done": {"task": (str,), "case": (int,), "npy": (str, list, type(None)),
                   "error": (str, type(None)), "forbidden": (list, type(None))},
     "done": {},
 }
@@ -578,7 +579,29 @@ def _well_formed(message) -> bool:
         if isinstance(value, int) and not 0 <= value < 10**6:
             return False
     forbidden = message.get("forbidden")
-    return forbidden is None or all(isinstance(f, str) for f in forbidden)
+    if forbidden is not None and not all(isinstance(f, str) for f in forbidden):
+        return False
+    return _npy_well_formed(message.get("npy"))
+
+
+MAX_PARTS = 32  # elements of a tuple result, and of a tuple inside it (as the worker's)
+
+
+def _npy_well_formed(npy, depth=0):
+    """A result is one ``.npy`` (base64 text) or, for a tuple, a list of at most
+    :data:`MAX_PARTS` of them, nested at most one level (``[Y, [h_T, c_T]]``)."""
+    if npy is None or isinstance(npy, str):
+        return depth == 0 or npy is not None
+    if not isinstance(npy, list) or depth > 1 or len(npy) > MAX_PARTS:
+        return False
+    return all(_npy_well_formed(part, depth + 1) for part in npy)
+
+
+def _load_result(npy):
+    """The array, or tuple of arrays (nested as sent), of a well-formed ``npy`` field."""
+    if isinstance(npy, list):
+        return tuple(_load_result(part) for part in npy)
+    return _load_npy(base64.b64decode(npy, validate=True))
 
 
 def _load_npy(raw: bytes) -> np.ndarray:

@@ -49,6 +49,12 @@ class Task:
     when the output is good enough or a message saying why not (e.g. an accuracy threshold on
     labels the grader holds back in ``case.expected``).  All cases must pass for the points (as
     an nbgrader test cell is all or nothing).
+
+    ``output_names``: declares that the function returns a tuple (or list) of arrays, one name
+    per element, nested one level where an element is itself a tuple: ``("dX", "dW", "db")``, or
+    ``("Y", ("h_T", "c_T"))`` for an LSTM's outputs and final states.  Each element travels as
+    its own ``.npy``, is compared on its own, and a failure names the element (``element 2 of 3
+    (dW): wrong values ...``); the task still scores as one.
     """
 
     function: str
@@ -64,12 +70,23 @@ class Task:
     judge: Callable | None = None
     grade_id: str = ""
     description: str = ""
+    output_names: tuple = ()
 
     def __post_init__(self):
         if self.library not in ("numpy", "torch"):
             raise ValueError(f"task {self.function}: library must be 'numpy' or 'torch'")
         if not self.grade_id:
             object.__setattr__(self, "grade_id", f"test_{self.function}")
+        for name in self.output_names:
+            inner = name if isinstance(name, tuple) else (name,)
+            if not inner or not all(isinstance(n, str) for n in inner):
+                raise ValueError(f"task {self.function}: output_names holds names (str) or, one "
+                                 f"level deep, tuples of names; got {self.output_names!r}")
+
+    @property
+    def returns_tuple(self) -> bool:
+        """Whether the function returns a tuple of arrays (see ``output_names``)."""
+        return bool(self.output_names)
 
 
 def load_tasks(assignment: str) -> list:

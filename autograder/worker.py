@@ -13,7 +13,9 @@ line:
     {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
     {"event": "done"}
 
-Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  Nothing secret is in
+Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
+tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
+element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
 this process: no expected values, no hidden tests.  The parent process enforces the hard limits
 (wall clock, kill); the timers here only let a slow cell fail without losing the others.
 """
@@ -29,11 +31,13 @@ import sys
 import types
 
 MAX_MESSAGE = 2000  # characters of an error message sent back
+MAX_PARTS = 32  # elements of a tuple result (and of a tuple inside it); the grader checks it too
 
 # Libraries a NumPy task may not use; the course library too, since it holds reference answers.
+# cffi (installed with nbgrader) calls any C function of the process, past every audit hook.
 FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
-                      "numba", "sklearn", "skimage", "cv2", "autograder")
-FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
+                      "numba", "sklearn", "skimage", "cv2", "autograder", "cffi", "_cffi_backend")
+FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy", "cffi", "_cffi_backend")
 
 
 def package_dirs(names):
@@ -279,6 +283,30 @@ def _encode_result(result, np):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _encode_output(result, np, as_tuple):
+    """``.npy`` (base64) of ``result``; for a task returning a tuple, a list of them, one level
+    of nesting deep (``(Y, (h_T, c_T))``).  The grader compares the structure with its own."""
+    if not as_tuple or not isinstance(result, (tuple, list)):
+        return _encode_result(result, np)
+
+    def parts(values, path):
+        if len(values) > MAX_PARTS:
+            raise TypeError(f"returned a tuple of {len(values)} elements; at most {MAX_PARTS} are accepted")
+        encoded = []
+        for index, value in enumerate(values, start=1):
+            here = path + (index,)
+            if isinstance(value, (tuple, list)) and len(here) == 1:
+                encoded.append(parts(value, here))
+                continue
+            try:
+                encoded.append(_encode_result(value, np))
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"element {'.'.join(map(str, here))} of the returned tuple: {err}") from None
+        return encoded
+
+    return parts(result, ())
+
+
 class _OpRecorder:
     """Records which ATen operators a torch task calls, whatever Python path it took."""
 
@@ -308,19 +336,32 @@ def _refuse_operators(torch, names, log):
     The dispatch-mode recorder alone is advisory: student code runs in this process and can
     leave the mode (``torch.utils._python_dispatch._disable_current_modes``) or reach the
     recorder through frames.  With the kernels gone, a forbidden operator cannot produce a
-    value by any Python path; the student's function fails instead.  The registration handles
-    are kept alive only by the refusing kernels themselves (which only the C++ dispatcher holds)
-    and nothing here keeps a reference once this function returns, so student code cannot
-    reset them without ``gc`` (which the audit hook refuses in torch tasks).
+    value by any Python path; the student's function fails instead.
+
+    Undoing a replacement takes its registration handle (``handle.reset()``).  No Python object
+    refers to the handles once this function returns: each is kept alive only by one reference
+    count added here on purpose and never given back (they are pybind11 objects, which the
+    garbage collector does not track, so not even ``gc.get_objects`` lists them).  The refusing
+    kernel closes over its operator's name and the log only: its frame, which student code can
+    reach through the exception's traceback, leads nowhere near a handle.  (The test
+    ``test_undoing_the_kernel_guard_through_the_exception_traceback_fails`` is the attack that
+    worked while the kernel kept the handles in a default argument.)
     """
+    import ctypes
+
     wanted = set(names)
     if not wanted:
         return
+    keep_alive = ctypes.PyDLL(None).Py_IncRef  # a private handle on the C API, not ctypes.pythonapi
+    keep_alive.argtypes = [ctypes.py_object]
+    keep_alive.restype = None
     libraries = {}
 
     def refusing(qualname):
-        def kernel(*args, _keep=libraries, **kwargs):
-            log.append(f"torch operator {qualname.split('::')[-1].split('.')[0]}")
+        short = qualname.split("::")[-1].split(".")[0]
+
+        def kernel(*args, **kwargs):
+            log.append(f"torch operator {short}")
             raise PermissionError(f"the grader's sandbox does not allow the PyTorch operator "
                                   f"{qualname} in this task")
         return kernel
@@ -338,6 +379,9 @@ def _refuse_operators(torch, names, log):
                 libraries[(namespace, key)].impl(name, key, refusing(qualname), False)
             except (RuntimeError, TypeError, ValueError):
                 pass
+    for handle in libraries.values():
+        keep_alive(handle)
+    libraries.clear()
 
 
 def main():
@@ -473,7 +517,7 @@ def main():
                         f"it ran {lines[0]} lines of Python for one call (limit "
                         f"{task['max_python_lines']}): use array operations instead of a Python "
                         f"loop over the output")
-                message["npy"] = _encode_result(result, np)
+                message["npy"] = _encode_output(result, np, task.get("tuple_output", False))
             except CellTimeout:
                 message["error"] = f"timed out after {task['call_timeout']:g} s"
             except BaseException as exc:  # noqa: BLE001
