@@ -38,6 +38,7 @@ EXPECTED_TASKS = {
     "ch07_lenet": {"softmax_cross_entropy_loss": 2, "softmax_cross_entropy_grad": 2, "lenet_forward_backward": 3,
                    "train_and_predict": 3},
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
+    "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup may import torch
 
