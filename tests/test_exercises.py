@@ -39,6 +39,7 @@ EXPECTED_TASKS = {
                    "train_and_predict": 3},
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
     "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
+    "ch16_gru": {"gru_cell_forward": 4, "gru_layer_forward": 3, "clip_by_global_norm": 3},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup may import torch
 
