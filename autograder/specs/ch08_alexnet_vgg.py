@@ -70,8 +70,10 @@ def _vgg_cases(rng):
 
 
 TASKS = [
-    Task("dropout_forward", 3, _forward_cases, rtol=1e-6, atol=1e-7, description="inverted dropout, forward"),
-    Task("dropout_backward", 2, _backward_cases, rtol=1e-6, atol=1e-7, description="inverted dropout, backward"),
+    Task("dropout_forward", 3, _forward_cases, rtol=1e-6, atol=1e-7,
+         dtype_rule="floats", description="inverted dropout, forward"),
+    Task("dropout_backward", 2, _backward_cases, rtol=1e-6, atol=1e-7,
+         dtype_rule="floats", description="inverted dropout, backward"),
     Task("vgg_complexity", 5, _vgg_cases, rtol=0, atol=0,
-         description="parameters and MACs of every layer of a VGG configuration"),
+         dtype_rule="kind", description="parameters and MACs of every layer of a VGG configuration"),
 ]

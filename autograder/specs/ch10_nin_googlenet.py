@@ -87,8 +87,10 @@ def _count_cases(rng):
 
 
 TASKS = [
-    Task("nin_block_forward", 3, _nin_cases, rtol=1e-6, atol=1e-9, description="a NiN block, forward"),
-    Task("inception_forward", 4, _inception_cases, rtol=1e-6, atol=1e-9, description="an inception block, forward"),
+    Task("nin_block_forward", 3, _nin_cases, rtol=1e-6, atol=1e-9,
+         dtype_rule="floats", description="a NiN block, forward"),
+    Task("inception_forward", 4, _inception_cases, rtol=1e-6, atol=1e-9,
+         dtype_rule="floats", description="an inception block, forward"),
     Task("inception_complexity", 3, _count_cases, rtol=0, atol=0,
-         description="parameters and MACs of an inception block"),
+         dtype_rule="kind", description="parameters and MACs of an inception block"),
 ]

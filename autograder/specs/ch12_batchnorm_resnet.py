@@ -107,9 +107,10 @@ def _block_cases(rng):
 TASKS = [
     Task("batch_norm_forward", 3, _forward_cases, rtol=1e-6, atol=1e-9,
          output_names=("Y", "new_running_mean", "new_running_var"),
-         description="batch normalization forward, training and evaluation, running statistics"),
+        
+         dtype_rule="floats", description="batch normalization forward, training and evaluation, running statistics"),
     Task("batch_norm_backward", 4, _backward_cases, rtol=1e-6, atol=1e-9, output_names=("dX", "dgamma", "dbeta"),
-         description="batch normalization backward in training mode"),
+         dtype_rule="floats", description="batch normalization backward in training mode"),
     Task("residual_block_forward", 3, _block_cases, rtol=1e-6, atol=1e-9,
-         description="a ResNet basic block, forward"),
+         dtype_rule="floats", description="a ResNet basic block, forward"),
 ]

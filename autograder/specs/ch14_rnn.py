@@ -95,9 +95,9 @@ def _ppl_cases(rng):
 
 TASKS = [
     Task("rnn_layer_forward", 3, _forward_cases, rtol=1e-6, atol=1e-9, output_names=("Y", "h_T"),
-         description="a tanh RNN over a sequence"),
+         dtype_rule="floats", description="a tanh RNN over a sequence"),
     Task("rnn_layer_backward", 4, _backward_cases, rtol=1e-6, atol=1e-9,
          output_names=("dX", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh"),
-         description="backpropagation through time"),
+         dtype_rule="floats", description="backpropagation through time"),
     Task("perplexity", 3, _ppl_cases, rtol=1e-7, atol=0, description="perplexity from logits"),
 ]

@@ -77,10 +77,10 @@ def _layer_cases(rng):
 
 TASKS = [
     Task("lstm_cell_forward", 3, _cell_cases, rtol=1e-6, atol=1e-9, output_names=("h_next", "c_next"),
-         description="one LSTM step"),
+         dtype_rule="floats", description="one LSTM step"),
     Task("lstm_cell_backward", 4, _backward_cases, rtol=1e-6, atol=1e-9,
          output_names=("dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"),
-         description="one LSTM step, backward"),
+         dtype_rule="floats", description="one LSTM step, backward"),
     Task("lstm_layer_forward", 3, _layer_cases, rtol=1e-6, atol=1e-9, output_names=("Y", ("h_T", "c_T")),
-         description="the LSTM over a sequence"),
+         dtype_rule="floats", description="the LSTM over a sequence"),
 ]

@@ -80,9 +80,11 @@ def _clip_cases(rng):
 
 
 TASKS = [
-    Task("gru_cell_forward", 4, _cell_cases, rtol=1e-6, atol=1e-9, description="one GRU step, PyTorch's formula"),
+    Task("gru_cell_forward", 4, _cell_cases, rtol=1e-6, atol=1e-9,
+         dtype_rule="floats", description="one GRU step, PyTorch's formula"),
     Task("gru_layer_forward", 3, _layer_cases, rtol=1e-6, atol=1e-9, output_names=("Y", "h_T"),
-         description="the GRU over a sequence"),
+         dtype_rule="floats", description="the GRU over a sequence"),
     Task("clip_by_global_norm", 3, _clip_cases, rtol=1e-7, atol=1e-12,
-         output_names=("dW_ih", "dW_hh", "db_ih", "db_hh"), description="gradient clipping by global norm"),
+         output_names=("dW_ih", "dW_hh", "db_ih", "db_hh"),
+         dtype_rule="floats", description="gradient clipping by global norm"),
 ]
