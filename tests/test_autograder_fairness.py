@@ -17,6 +17,7 @@ with fixed edge cases, the same for everyone.  Here:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def _solution_namespace(assignment):
 def judge_in_process(assignment, function, source, seed):
     """The grader's verdict on ``source`` for one seed, without the sandbox: the function is
     called here and ``grading._judge`` compares it with the solution as the grader does."""
-    from autograder.grading import _judge
+    from autograder.grading import _judge, input_digests
     from autograder.sandbox import CallResult, RunReport
     from autograder.spec import load_tasks
 
@@ -149,9 +150,12 @@ def judge_in_process(assignment, function, source, seed):
     cases = task.cases(np.random.default_rng(seed))
     report = RunReport()
     for index, case in enumerate(cases):
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
         try:
-            out = student[function](*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-            report.calls[(function, index)] = CallResult(array=np.asarray(out))
+            out = student[function](*args, **kwargs)
+            # The inputs' digests after the call, as the worker reports them.
+            after = [digest for _, digest in input_digests(dataclasses.replace(case, args=args, kwargs=kwargs))]
+            report.calls[(function, index)] = CallResult(array=np.asarray(out), inputs=after)
         except Exception as err:  # noqa: BLE001 - the student's error is the verdict
             report.calls[(function, index)] = CallResult(error=f"{type(err).__name__}: {err}")
     with np.errstate(all="ignore"):
