@@ -126,6 +126,60 @@ VARIANTS = {
             p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
             return -np.mean(np.log(p[np.arange(len(z)), labels]))
         """),
+    "ch08 pooling rounds up in the VGG count": ("ch08_alexnet_vgg", "vgg_complexity", """
+        def vgg_complexity(arch, in_channels, image_size, num_classes, fc_width):
+            rows, c, size = [], in_channels, image_size
+            for num_convs, out_channels in arch:
+                for _ in range(num_convs):
+                    rows.append((out_channels * c * 9 + out_channels, out_channels * c * 9 * size * size))
+                    c = out_channels
+                size = (size + 1) // 2
+            n = c * size * size
+            for m in (fc_width, fc_width, num_classes):
+                rows.append((m * n + m, m * n))
+                n = m
+            return np.array(rows, dtype=np.int64)
+        """),
+    "ch12 biased running variance": ("ch12_batchnorm_resnet", "batch_norm_forward", """
+        def batch_norm_forward(X, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+            X = np.asarray(X, dtype=np.float64)
+            axes = (0,) + tuple(range(2, X.ndim))
+            shape = (1, -1) + (1,) * (X.ndim - 2)
+            mean, var = (X.mean(axis=axes), X.var(axis=axes)) if training else (running_mean, running_var)
+            Y = np.asarray(gamma).reshape(shape) * (X - np.reshape(mean, shape)) / np.sqrt(np.reshape(var, shape) + eps)
+            Y = Y + np.asarray(beta).reshape(shape)
+            if not training:
+                return Y, np.array(running_mean, dtype=float), np.array(running_var, dtype=float)
+            return (Y, (1 - momentum) * np.asarray(running_mean) + momentum * mean,
+                    (1 - momentum) * np.asarray(running_var) + momentum * var)
+        """),
+    "ch14 W_hh transposed in BPTT": ("ch14_rnn", "rnn_layer_backward", """
+        def rnn_layer_backward(dY, X, h0, W_ih, W_hh, b_ih, b_hh, dh_T):
+            dY, X, h0, W_ih, W_hh, b_ih, dh = (np.asarray(a, dtype=np.float64) for a in (dY, X, h0, W_ih, W_hh, b_ih, dh_T))
+            Y, h = [], h0
+            for t in range(len(X)):
+                h = np.tanh(X[t] @ W_ih.T + b_ih + h @ W_hh.T + np.asarray(b_hh, dtype=np.float64))
+                Y.append(h)
+            dX, dW_ih, dW_hh, db = np.zeros_like(X), np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih)
+            for t in reversed(range(len(X))):
+                da = (dY[t] + dh) * (1 - Y[t] ** 2)
+                dW_ih += da.T @ X[t]
+                dW_hh += da.T @ (Y[t - 1] if t else h0)
+                db += da.sum(axis=0)
+                dX[t] = da @ W_ih
+                dh = da @ W_hh.T
+            return dX, dh, dW_ih, dW_hh, db, db.copy()
+        """),
+    "ch16 the textbook's reset gate": ("ch16_gru", "gru_cell_forward", """
+        def gru_cell_forward(x, h, W_ih, W_hh, b_ih, b_hh):
+            x, h, W_ih, W_hh, b_ih, b_hh = (np.asarray(a, dtype=np.float64) for a in (x, h, W_ih, W_hh, b_ih, b_hh))
+            H = h.shape[1]
+            i_r, i_z, i_n = np.split(x @ W_ih.T + b_ih, 3, axis=1)
+            h_r, h_z, _ = np.split(h @ W_hh.T + b_hh, 3, axis=1)
+            r, z = 1 / (1 + np.exp(-(i_r + h_r))), 1 / (1 + np.exp(-(i_z + h_z)))
+            n = np.tanh(i_n + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+            return (1 - z) * n + z * h
+        """),
 }
 
 
@@ -139,7 +193,7 @@ def _solution_namespace(assignment):
 def judge_in_process(assignment, function, source, seed):
     """The grader's verdict on ``source`` for one seed, without the sandbox: the function is
     called here and ``grading._judge`` compares it with the solution as the grader does."""
-    from autograder.grading import _judge, input_digests
+    from autograder.grading import _judge, _plain, input_digests
     from autograder.sandbox import CallResult, RunReport
     from autograder.spec import load_tasks
 
@@ -155,7 +209,8 @@ def judge_in_process(assignment, function, source, seed):
             out = student[function](*args, **kwargs)
             # The inputs' digests after the call, as the worker reports them.
             after = [digest for _, digest in input_digests(dataclasses.replace(case, args=args, kwargs=kwargs))]
-            report.calls[(function, index)] = CallResult(array=np.asarray(out), inputs=after)
+            report.calls[(function, index)] = CallResult(array=_plain(out) if task.returns_tuple else np.asarray(out),
+                                                         inputs=after)
         except Exception as err:  # noqa: BLE001 - the student's error is the verdict
             report.calls[(function, index)] = CallResult(error=f"{type(err).__name__}: {err}")
     with np.errstate(all="ignore"):
@@ -173,7 +228,8 @@ def test_buggy_variant_scores_the_same_for_every_seed(variant):
     assert len({v.message.split(" on case ")[1].split(":")[0] for v in verdicts}) == 1
 
 
-@pytest.mark.parametrize("assignment", ["ch02_padding_stride", "ch04_pooling", "ch06_backprop"])
+@pytest.mark.parametrize("assignment", ["ch02_padding_stride", "ch04_pooling", "ch06_backprop", "ch08_alexnet_vgg",
+                                        "ch10_nin_googlenet", "ch12_batchnorm_resnet", "ch14_rnn", "ch15_lstm", "ch16_gru"])
 def test_the_solution_passes_every_seed(assignment):
     from autograder.spec import load_tasks
 
@@ -192,6 +248,7 @@ E2E = {
     "ch02_padding_stride": ["ch02 round instead of floor (strided correlation)", "ch02 round instead of floor (output size)"],
     "ch04_pooling": ["ch04 stride pair swapped"],
     "ch06_backprop": ["ch06 output shape taken from dY"],
+    "ch12_batchnorm_resnet": ["ch12 biased running variance"],
 }
 
 
