@@ -19,15 +19,18 @@ def check_images(model, x, in_channels, input_size=None):
 
 def spatial_size(layers, size):
     """The height (= width) after ``layers`` (convolutions and pools) of a ``size x size`` input."""
+    first = size
     for m in layers:
         if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
             k, s, p = (m.kernel_size, m.stride, m.padding)
             k, s, p = (v if isinstance(v, int) else v[0] for v in (k, s, p))
             d = m.dilation if isinstance(m, nn.Conv2d) else 1
             d = d if isinstance(d, int) else d[0]
-            size = conv_output_shape(size, k, padding=p, stride=s, dilation=d)  # (no ceil_mode used here)
-            if size < 1:
-                raise ValueError(f"the input is too small: the feature map vanishes at {m}")
+            try:
+                size = conv_output_shape(size, k, padding=p, stride=s, dilation=d)  # (no ceil_mode used here)
+            except ValueError as err:
+                raise ValueError(f"a {first}x{first} input is too small for this network: the feature map "
+                                 f"vanishes at {m} ({err})") from None
     return size
 
 

@@ -97,6 +97,9 @@ class ComplexityTable(LayerTable):
     block); :meth:`row` looks one up by name; :meth:`macs_of` sums chosen layer types.
     """
 
+    module_shapes: dict = {}  # every module's output shape by name, filled by complexity()
+    module_types: dict = {}  # every module's type name by name
+
     @property
     def total_macs(self):
         return sum(row["macs"] for row in self)
@@ -113,20 +116,23 @@ class ComplexityTable(LayerTable):
         return sum(r["macs"] for r in self if r["type"] in types)
 
     def group(self, depth=1):
-        """One row per module prefix of ``depth`` dotted parts (``"inception3a.b2.0" -> "inception3a"``
-        for depth 1): ``params`` and ``macs`` summed, ``output_shape`` the block's last layer's,
-        ``type`` the block's type when all its rows came from one block, else ``"(group)"``."""
+        """One row per module prefix of ``depth`` dotted parts (``"inception3a.b2.0.0" ->
+        "inception3a"`` for depth 1): ``params`` and ``macs`` summed, ``type`` and
+        ``output_shape`` those of the module of that name (e.g. ``Inception``, its concatenated
+        output)."""
         out, index = ComplexityTable(), {}
+        out.module_shapes = self.module_shapes
         for r in self:
             key = ".".join(r["name"].split(".")[:depth])
             if key not in index:
                 index[key] = len(out)
-                out.append({"name": key, "type": r.get("block", r["type"]) if "." in r["name"] else r["type"],
+                out.append({"name": key, "type": self.module_types.get(key, r["type"]),
                             "output_shape": r["output_shape"], "params": 0, "macs": 0})
             g = out[index[key]]
             g["params"] += r["params"]
             g["macs"] += r["macs"]
-            g["output_shape"] = r["output_shape"]
+            g["output_shape"] = self.module_shapes.get(key, r["output_shape"])
+        out.module_types = self.module_types
         return out
 
     def to_string(self):
@@ -175,7 +181,9 @@ def _macs(module, inputs, output):
     return 0
 
 
-def _run_with_hooks(model, input_shape, device, on_call):
+def _run_with_hooks(model, input_shape, device, on_call, shapes=None):
+    """Run a zero batch through ``model``, calling ``on_call(module, name, inputs, output)`` after
+    every leaf module; ``shapes`` (a dict), if given, receives every module's output shape by name."""
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
     hooks, names = [], {module: name for name, module in model.named_modules()}
@@ -183,6 +191,9 @@ def _run_with_hooks(model, input_shape, device, on_call):
         if not list(module.children()):  # leaves only
             hooks.append(module.register_forward_hook(
                 lambda m, i, o: on_call(m, names[m], i, o)))
+        elif shapes is not None and module is not model:
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o: shapes.__setitem__(names[m], tuple(o.shape) if isinstance(o, torch.Tensor) else None)))
     was_training = model.training
     try:
         model.eval()
@@ -192,15 +203,6 @@ def _run_with_hooks(model, input_shape, device, on_call):
         model.train(was_training)
         for h in hooks:
             h.remove()
-
-
-def _block_types(model):
-    """``{leaf name: type name of its top-level block}`` (e.g. ``"Inception"``), for :meth:`group`."""
-    out = {}
-    for top, child in model.named_children():
-        for name, _ in child.named_modules():
-            out[f"{top}.{name}" if name else top] = type(child).__name__
-    return out
 
 
 def layer_table(model, input_shape, device=None):
@@ -238,7 +240,7 @@ def complexity(model, input_shape, device=None):
     """
     if len(tuple(input_shape)) < 2:
         raise ValueError(f"input_shape must include the batch dimension, e.g. (1, 3, 224, 224); got {tuple(input_shape)}")
-    rows, seen, blocks = ComplexityTable(), set(), _block_types(model)
+    rows, seen, shapes = ComplexityTable(), set(), {}
 
     def on_call(module, name, inputs, output):
         own = 0 if id(module) in seen else sum(p.numel() for p in module.parameters(recurse=False))
@@ -246,9 +248,9 @@ def complexity(model, input_shape, device=None):
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
         row = {"name": name, "type": type(module).__name__, "output_shape": shape, "params": own,
                "macs": int(_macs(module, inputs, output))}
-        if name in blocks and "." in name:
-            row["block"] = blocks[name]
         rows.append(row)
 
-    _run_with_hooks(model, input_shape, device, on_call)
+    _run_with_hooks(model, input_shape, device, on_call, shapes)
+    rows.module_shapes = shapes
+    rows.module_types = {name: type(m).__name__ for name, m in model.named_modules() if name}
     return rows
