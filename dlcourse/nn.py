@@ -54,7 +54,7 @@ from dlcourse import numpy_ops as ops
 __all__ = [
     "Layer", "Conv2d", "Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "MaxPool2d", "AvgPool2d",
     "GlobalAvgPool2d", "Flatten", "Dropout", "BatchNorm", "BatchNorm1d", "BatchNorm2d",
-    "Sequential", "Residual", "Concat", "no_grad", "fit", "evaluate", "from_torch", "register_converter",
+    "Sequential", "Residual", "Concat", "basic_block", "resnet", "no_grad", "fit", "evaluate", "from_torch", "register_converter",
 ]
 
 _KEEP_CACHE = [True]  # False inside no_grad(): forward passes remember nothing
@@ -688,6 +688,60 @@ class Concat(Layer):
             g = branch.backward(d)
             dx = g if dx is None else dx + g
         return dx
+
+
+# --- a ResNet, built from the pieces ----------------------------------------------------------------
+
+def basic_block(in_channels, out_channels, stride=1, rng=None, dtype=np.float32):
+    """ResNet's basic block as a :class:`Residual`: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``.
+
+    3x3 convolutions without bias (each batch norm's shift replaces it); the shortcut is the
+    identity, or a strided 1x1 convolution and a batch norm (``shortcut.0``, ``shortcut.1``) when
+    the block changes the channels or the size.  Names as :class:`dlcourse.models.Residual`'s
+    (``conv1``, ``bn1``, ``relu1``, ``conv2``, ``bn2``, ``shortcut``).
+    ``(N, in_channels, H, W) -> (N, out_channels, H/stride, W/stride)``.
+    """
+    rng, dtype = _generator(rng), _float_dtype(dtype)
+    main = Sequential(
+        ("conv1", Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype)),
+        ("bn1", BatchNorm2d(out_channels, dtype=dtype)), ("relu1", ReLU()),
+        ("conv2", Conv2d(out_channels, out_channels, 3, padding=1, bias=False, rng=rng, dtype=dtype)),
+        ("bn2", BatchNorm2d(out_channels, dtype=dtype)),
+    )
+    shortcut = None
+    if stride != 1 or in_channels != out_channels:
+        shortcut = Sequential(Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, rng=rng, dtype=dtype),
+                              BatchNorm2d(out_channels, dtype=dtype))
+    return Residual(main, shortcut, activation=ReLU(), shortcut_name="shortcut")
+
+
+def resnet(blocks=(1, 1, 1), channels=(16, 32, 64), num_classes=10, in_channels=1, stem=(3, 1, 1),
+           stem_pool=False, rng=None, dtype=np.float32):
+    """A ResNet of :func:`basic_block`\ s: ``(N, in_channels, H, W) -> (N, num_classes)`` logits.
+
+    Stem: ``stem = (kernel, stride, padding)`` convolution with ``channels[0]`` filters, batch
+    norm, ReLU, and a 3x3/2 max pool if ``stem_pool``; then one stage per entry of ``blocks``,
+    the first block of every stage after the first halving the size with stride 2; global average
+    pooling; a dense layer.  Children named as :class:`dlcourse.models.ResNet`'s (``conv1``,
+    ``bn1``, ``relu``, ``maxpool``, ``layer1``..., ``avgpool``, ``flatten``, ``fc``), so the two
+    exchange state dicts.  The defaults are the CPU-sized network for 28x28 digits.
+    """
+    if len(blocks) != len(channels) or not blocks:
+        raise ValueError(f"blocks and channels must describe the same stages, got {blocks!r} and {channels!r}")
+    rng, dtype = _generator(rng), _float_dtype(dtype)
+    k, s, p = stem
+    layers = [("conv1", Conv2d(in_channels, channels[0], k, stride=s, padding=p, bias=False, rng=rng, dtype=dtype)),
+              ("bn1", BatchNorm2d(channels[0], dtype=dtype)), ("relu", ReLU()),
+              ("maxpool", MaxPool2d(3, 2, 1) if stem_pool else Identity())]
+    c = channels[0]
+    for i, (n, out) in enumerate(zip(blocks, channels), start=1):
+        stage = [basic_block(c, out, 1 if i == 1 else 2, rng, dtype)]
+        stage += [basic_block(out, out, 1, rng, dtype) for _ in range(n - 1)]
+        layers.append((f"layer{i}", Sequential(*stage)))
+        c = out
+    layers += [("avgpool", GlobalAvgPool2d()), ("flatten", Flatten()),
+               ("fc", Linear(c, num_classes, rng=rng, dtype=dtype))]
+    return Sequential(*layers)
 
 
 # --- training ------------------------------------------------------------------------------------
