@@ -28,9 +28,10 @@ built here and in PyTorch exchange weights one to one (:meth:`Layer.load_state_d
 :func:`from_torch`).  The arrays in those dicts are the layers' own, updated in place by the
 optimizers in :mod:`dlcourse.optim`; the dicts themselves are rebuilt at every access.
 
-**Modes.**  ``forward(x, training=None)`` uses the layer's mode (:meth:`Layer.train` /
-:meth:`Layer.eval`, training by default) unless ``training`` is given.  Dropout and batch
-normalization behave differently in the two modes, as in PyTorch.
+**Modes.**  ``forward(x, training=None)`` lets every layer use its own mode (:meth:`Layer.train`
+/ :meth:`Layer.eval`, training by default; a container's ``train``/``eval`` sets its whole tree),
+as PyTorch modules do; ``training=True`` or ``False`` imposes that mode on the whole tree for
+this call.  Dropout and batch normalization behave differently in the two modes.
 
 **Gradients accumulate**, as in PyTorch: ``backward`` adds to ``grads``; call :meth:`zero_grad`
 before each step.  Each layer keeps the inputs of its *most recent* forward pass, so a layer
@@ -600,7 +601,6 @@ class Sequential(Layer):
         return (layer for _, layer in self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         for name, layer in self._children:
             try:
                 x = layer.forward(x, training=training)
@@ -640,7 +640,6 @@ class Residual(Layer):
         return list(self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         fx = self.main.forward(x, training=training)
         sx = x if self.shortcut is None else self.shortcut.forward(x, training=training)
         y = ops.residual_add(sx, fx)
@@ -674,7 +673,6 @@ class Concat(Layer):
         return list(self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         outs = [branch.forward(x, training=training) for _, branch in self._children]
         self._channels = [o.shape[1] for o in outs]
         return ops.concat_channels(outs)
@@ -717,7 +715,7 @@ def basic_block(in_channels, out_channels, stride=1, rng=None, dtype=np.float32)
 
 def resnet(blocks=(1, 1, 1), channels=(16, 32, 64), num_classes=10, in_channels=1, stem=(3, 1, 1),
            stem_pool=False, rng=None, dtype=np.float32):
-    """A ResNet of :func:`basic_block`\ s: ``(N, in_channels, H, W) -> (N, num_classes)`` logits.
+    """A ResNet of basic blocks (:func:`basic_block`): ``(N, in_channels, H, W) -> (N, num_classes)`` logits.
 
     Stem: ``stem = (kernel, stride, padding)`` convolution with ``channels[0]`` filters, batch
     norm, ReLU, and a 3x3/2 max pool if ``stem_pool``; then one stage per entry of ``blocks``,

@@ -371,3 +371,16 @@ def test_fit_trains_a_batch_norm_residual_network_and_is_seeded():
     assert run("sgd", 0.05)[1]["val_loss"] == histories["sgd"][1]["val_loss"]  # same seeds, same run
     with pytest.raises(ValueError, match="optimizer"):
         npnn.fit(net, X, y, optimizer="rmsprop", progress=False)
+
+
+def test_each_layer_keeps_its_own_mode_unless_forward_imposes_one():
+    drop, bn = npnn.Dropout(0.5, rng=0), npnn.BatchNorm1d(3, dtype=F64)
+    net = npnn.Sequential(bn, drop)
+    drop.eval()  # e.g. dropout off while batch norm still learns its statistics, as torch allows
+    x = np.random.default_rng(0).standard_normal((8, 3)) + 5
+    y = net.forward(x)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-12)  # batch statistics: bn is training
+    assert int(bn.buffers["num_batches_tracked"]) == 1
+    net.forward(x, training=False)  # imposed on the whole tree: running statistics, no update
+    assert int(bn.buffers["num_batches_tracked"]) == 1
+    assert (net.forward(x, training=True) == 0).any()  # imposed: dropout on
