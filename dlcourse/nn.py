@@ -899,11 +899,31 @@ def _builtin_converters():
 
 
 def _course_converters():
-    """Converters for the course's own PyTorch models (:mod:`dlcourse.models`)."""
+    """Converters for the course's own PyTorch models (:mod:`dlcourse.models`): the networks
+    whose ``forward`` runs their children in order, the inception block (branches side by side)
+    and the residual block.  ``tests/test_nn.py`` checks every one against the PyTorch model."""
     from dlcourse import models
 
-    if hasattr(models, "LeNet"):
-        _CONVERTERS.setdefault(models.LeNet, sequential_children)
+    for name in ("LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet"):
+        if hasattr(models, name):
+            _CONVERTERS.setdefault(getattr(models, name), sequential_children)
+    if hasattr(models, "Inception"):
+        _CONVERTERS.setdefault(models.Inception, concat_children)
+    if hasattr(models, "Residual"):
+        _CONVERTERS.setdefault(models.Residual, _residual_block)
+
+
+def concat_children(module, convert):
+    """A converter for a torch module that runs its children side by side on the same input and
+    concatenates their outputs along the channels (an inception block): a :class:`Concat`."""
+    return Concat(*[(name, convert(child)) for name, child in module.named_children()])
+
+
+def _residual_block(module, convert):
+    """:class:`dlcourse.models.Residual`: ``relu2(bn2(conv2(relu1(bn1(conv1(x))))) + shortcut(x))``."""
+    main = Sequential(*[(name, convert(getattr(module, name))) for name in ("conv1", "bn1", "relu1", "conv2", "bn2")])
+    shortcut = None if module.shortcut is None else convert(module.shortcut)
+    return Residual(main, shortcut, activation=convert(module.relu2), shortcut_name="shortcut")
 
 
 def _np_dtype(tensor):
