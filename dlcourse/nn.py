@@ -210,8 +210,12 @@ class Layer:
         return self.train(False)
 
     def state_dict(self):
-        """Copies of every parameter and buffer, keyed like ``torch.nn.Module.state_dict()``."""
-        return {k: np.array(v, copy=True) for k, v in {**self.params, **self.buffers}.items()}
+        """Copies of every parameter and buffer, keyed and ordered like ``torch.nn.Module.state_dict()``
+        (layer by layer, each layer's parameters then its buffers)."""
+        self._named("_params"), self._named("_buffers")  # refuses clashing names
+        return {_join(prefix, name): np.array(value, copy=True)
+                for prefix, layer in self.named_layers()
+                for name, value in {**layer._params, **layer._buffers}.items()}
 
     def load_state_dict(self, state, strict=True):
         """Copy parameters and buffers in from ``state`` (NumPy arrays or torch tensors).
@@ -944,7 +948,7 @@ def _convert(module):
     for cls in type(module).__mro__:
         if cls in _CONVERTERS:
             layer = _CONVERTERS[cls](module, _convert)
-            layer.train(module.training)
+            layer.training = module.training  # this layer only: each child copied its own mode
             return layer
     raise TypeError(
         f"from_torch does not know how to build {type(module).__name__}: register a converter with "

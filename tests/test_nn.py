@@ -411,7 +411,10 @@ def _assert_numpy_twin_agrees(tmodel, x, y, bound=1e-8):
     named = dict(tmodel.named_parameters())
     assert set(twin.grads) == set(named)
     for name, p in named.items():
-        assert relative_error(twin.grads[name], p.grad.numpy()) < bound, name
+        # A convolution's bias just before a batch norm has a zero gradient (the norm removes any
+        # shift): there both sides are rounding noise, ~1e-16, and only the absolute error means anything.
+        ours, theirs = twin.grads[name], p.grad.numpy()
+        assert relative_error(ours, theirs) < bound or np.abs(ours - theirs).max() < 1e-13, name
     for name, value in tmodel.state_dict().items():
         if "running" in name or "num_batches" in name:
             np.testing.assert_allclose(twin.buffers[name], value.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
