@@ -609,7 +609,11 @@ class Sequential(Layer):
             try:
                 x = layer.forward(x, training=training)
             except (ValueError, TypeError) as err:
-                raise type(err)(f"in layer {name!r} ({type(layer).__name__}), input shape {np.shape(x)}: {err}") from err
+                try:
+                    named = type(err)(f"in layer {name!r} ({type(layer).__name__}), input shape {np.shape(x)}: {err}")
+                except Exception:  # an exception type that takes other arguments: leave it as it is
+                    raise err from None
+                raise named from err
         return x
 
     def backward(self, dy):

@@ -494,3 +494,24 @@ def test_numpy_lenet_is_the_toolkit_twin_of_the_pytorch_lenet():
     assert structure(twin) == structure(ours.net)  # the same layers under the same names
     x, _ = _digits()
     np.testing.assert_array_equal(ours.forward(x), twin.forward(x))
+
+
+def test_the_toolkit_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, dlcourse.nn; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "dlcourse.nn imported torch"
+
+
+def test_numpy_lenet_backward_refuses_a_stale_cache():
+    from dlcourse.numpy_lenet import NumpyLeNet
+
+    model = NumpyLeNet(dtype=F64)
+    X = np.random.default_rng(0).standard_normal((2, 1, 28, 28))
+    _, old = model.forward(X, return_cache=True)
+    logits, new = model.forward(X[:1], return_cache=True)
+    with pytest.raises(ValueError, match="most recent forward"):
+        model.backward(np.zeros((2, 10)), old)
+    grads = model.backward(np.ones_like(logits), new)
+    assert set(grads) == set(model.params) and grads["fc3.bias"].tolist() == [1.0] * 10
