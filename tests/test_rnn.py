@@ -281,6 +281,12 @@ def test_backward_checks_dY_and_final_state_shapes_and_the_cache_kind():
     _, _, cache = nops.lstm_forward(X, h0, c0, *weights)
     with pytest.raises(TypeError, match="cache must be what gru_forward returned"):
         nops.gru_backward(np.ones((3, 2, 5)), X, h0, *weights, cache=cache)
+    with pytest.raises(ValueError, match=r"cache was computed for X shape \(3, 2, 4\), but X has shape \(3, 2, 3\)"):
+        nops.lstm_backward(np.ones((3, 2, 5)), X[..., :3], h0, c0, *weights, cache=cache)
+    Xr, h0r, _, wr = _case("rnn", 3, 2, 4, 5, seed=0)
+    _, _, cache = nops.rnn_forward(Xr, h0r, *wr)
+    with pytest.raises(ValueError, match="cache was computed with nonlinearity='tanh', not 'relu'"):
+        nops.rnn_backward(np.ones((3, 2, 5)), Xr, h0r, *wr, nonlinearity="relu", cache=cache)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -290,7 +296,7 @@ def test_bptt_over_two_chunks_with_the_state_gradient_passed_back_equals_bptt_ov
     X, h0, c0, weights = _case(kind, 8, 2, 3, 4, seed=5)
     G = np.random.default_rng(1).standard_normal((8, 2, 4))
     whole = _backward(kind, G, X, h0, c0, weights)
-    Y1, h1, c1 = _call(nops, kind, X[:5], h0, c0, weights)
+    _, h1, c1 = _call(nops, kind, X[:5], h0, c0, weights)
     second = _backward(kind, G[5:], X[5:], h1, c1, weights)
     ns = 2 if kind == "lstm" else 1
     first = _backward(kind, G[:5], X[:5], h0, c0, weights, *second[1:1 + ns])
