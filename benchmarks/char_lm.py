@@ -57,7 +57,7 @@ from dlcourse.text import load_corpus_time_machine, train_val_split  # noqa: E40
 TORCH_CONFIG = dict(hidden=256, batch_size=32, num_steps=64, epochs=40, lr=0.005, optimizer="adam",
                     clip_grad_norm=1.0, lr_schedule="cosine", seconds=180)
 NUMPY_CONFIG = dict(cell="lstm", hidden=256, batch_size=32, num_steps=35, epochs=40, lr=0.5, momentum=0.9,
-                    clip=1.0, seconds=300)
+                    clip=1.0, seconds=300, blas_threads=THREADS)
 TARGETS = {"torch_lstm_val_ppl": 5.0, "torch_seconds": 180, "numpy_lstm_val_ppl": 6.5, "numpy_seconds": 300}
 PROMPT = "the time traveller"
 MARGIN = 4  # seconds: the loops stop after the batch that crosses the budget, then validate once more
@@ -106,8 +106,15 @@ def run_torch(cell, train, val, vocab, cfg, progress):
 
 
 def run_numpy(train, val, vocab, cfg, progress):
+    from threadpoolctl import threadpool_limits
+
     from dlcourse.langmodel import NumpyRNNLM, fit_numpy, generate, perplexity
 
+    with threadpool_limits(limits=cfg["blas_threads"], user_api="blas"):
+        return _run_numpy(train, val, vocab, cfg, progress, NumpyRNNLM, fit_numpy, generate, perplexity)
+
+
+def _run_numpy(train, val, vocab, cfg, progress, NumpyRNNLM, fit_numpy, generate, perplexity):
     model = NumpyRNNLM(len(vocab), cfg["hidden"], cfg["cell"], seed=0)
     before = uptime()
     start, cpu0 = time.perf_counter(), time.process_time()
@@ -117,7 +124,7 @@ def run_numpy(train, val, vocab, cfg, progress):
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu0
     after = uptime()
     return dict(
-        cell=cfg["cell"], params=int(sum(p.size for p in model.params.values())), threads=THREADS,
+        cell=cfg["cell"], params=int(sum(p.size for p in model.params.values())), threads=cfg["blas_threads"],
         train_seconds=round(seconds, 2), cpu_seconds=round(cpu_seconds, 2), epochs_run=round(hist["epoch"][-1], 2),
         train_ppl=perplexity(model, train, num_steps=cfg["num_steps"]),
         val_ppl=perplexity(model, val, num_steps=cfg["num_steps"]),
@@ -155,6 +162,10 @@ def main(argv=None):
     parser.add_argument("--cells", default="lstm,rnn,gru", help="PyTorch cells to run, comma-separated")
     parser.add_argument("--torch-seconds", type=float, default=TORCH_CONFIG["seconds"])
     parser.add_argument("--numpy-seconds", type=float, default=NUMPY_CONFIG["seconds"])
+    parser.add_argument("--numpy-threads", type=int, default=THREADS,
+                        help="BLAS threads of the NumPy run (at most 2; on a loaded machine 1 can be faster)")
+    parser.add_argument("--numpy-hidden", type=int, default=NUMPY_CONFIG["hidden"])
+    parser.add_argument("--numpy-lr", type=float, default=NUMPY_CONFIG["lr"])
     parser.add_argument("--no-write", action="store_true", help="print only; do not write the results file")
     parser.add_argument("--note", default="", help="free text stored with the results")
     parser.add_argument("--no-progress", action="store_true")
@@ -181,7 +192,8 @@ def main(argv=None):
             print(f"torch {cell}: {r['params']:,} params, {r['train_seconds']} s ({r['epochs_run']} epochs), "
                   f"train ppl {r['train_ppl']:.3f}, val ppl {r['val_ppl']:.3f}\n  greedy: {r['greedy']!r}", flush=True)
     if args.only in (None, "numpy"):
-        cfg = dict(NUMPY_CONFIG, seconds=args.numpy_seconds)
+        cfg = dict(NUMPY_CONFIG, seconds=args.numpy_seconds, blas_threads=min(args.numpy_threads, THREADS),
+                   hidden=args.numpy_hidden, lr=args.numpy_lr)
         results["numpy_config"] = cfg
         r = run_numpy(train, val, vocab, cfg, progress)
         results["numpy"] = r
