@@ -236,3 +236,17 @@ def test_numpy_training_learns_a_periodic_text_with_truncated_bptt():
     short = fit_numpy(NumpyRNNLM(len(VOCAB), 4, "gru"), PERIODIC, None, epochs=5, batch_size=4, num_steps=10,
                       max_seconds=0.0, progress=False)
     assert len(short["epoch"]) == 1 and short["epoch"][0] < 1  # one batch, then out of time
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_language_model_trains_scores_and_writes_on_cuda(cell):
+    m = model(cell, hidden=16, dtype=torch.float32)
+    loader = SeqDataLoader(PERIODIC, batch_size=8, num_steps=10, seed=0)
+    train(m, loader, None, epochs=2, lr=0.05, optimizer="adam", weight_decay=0.0, clip_grad_norm=1.0,
+          device="cuda", progress=False)
+    assert next(m.parameters()).is_cuda
+    on_gpu = perplexity(m, PERIODIC, num_steps=10, batch_size=4)
+    on_cpu = perplexity(NumpyRNNLM.from_torch(m), PERIODIC, num_steps=10, batch_size=4)
+    assert on_gpu == pytest.approx(on_cpu, rel=1e-4)  # cuDNN and the NumPy twin agree on the same weights
+    assert generate(m, VOCAB, "ab", 5).startswith("ab") and len(generate(m, VOCAB, "ab", 5)) == 7
