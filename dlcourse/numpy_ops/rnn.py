@@ -29,7 +29,9 @@ Speed (the NumPy LSTM is benchmarked against ``torch.nn.LSTM`` in ``benchmarks/l
 the input projection ``W_ih x_t + b`` of every step is one GEMM over all ``T*N`` rows before the
 loop, and each step does one ``(N, H) @ (H, G*H)`` product for all gates at once; the backward
 pass likewise collects the pre-activation gradients of every step and forms ``dX``, ``dW_ih``,
-``dW_hh`` with one GEMM each after the loop, so only ``dA_t @ W_hh`` stays inside it.
+``dW_hh`` with one GEMM each after the loop, so only ``dA_t @ W_hh`` stays inside it.  What
+does not depend on the recursion (the gates' derivatives) is computed for all steps at once, so a
+step runs a handful of NumPy calls: at this size Python's per-call overhead is a real cost.
 
 Backward passes (BPTT, NumPy only; the torch twin gets them from autograd) take ``dY = dL/dY``
 ``(T, N, H)`` and, optionally, the gradient reaching the final state(s) from later use
@@ -241,19 +243,27 @@ def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None):
     """:func:`lstm` that also returns its cache: ``(Y, (h_T, c_T), cache)`` (for :func:`lstm_backward`)."""
     inputs, (T, N, _, Hd) = _prepare("lstm", X, {"h0": h0, "c0": c0}, W_ih, W_hh, b_ih, b_hh)
     X, (h0, c0), W_ih, W_hh, b_ih, b_hh = inputs
+    h2, h3 = 2 * Hd, 3 * Hd
+    # sigmoid(a) = (1 + tanh(a/2)) / 2.  Halving the i, f, o rows of the weights once (exact in
+    # floating point) lets ONE tanh over all 4H pre-activations per step serve the three sigmoid
+    # gates and the tanh cell gate; then (1 + t)/2 on the sigmoid blocks.  Same values as
+    # applying sigmoid and tanh block by block, in fewer and larger NumPy passes.
+    half = np.full(4 * Hd, 0.5, X.dtype)
+    half[h2:h3] = 1
     gates = _input_projection(X, W_ih, _bias(b_ih, b_hh))  # (T, N, 4H): pre-activations, activated in place
+    gates *= half
+    W_hhT = (W_hh * half[:, None]).T  # a transposed view, as W_hh.T: the layout BLAS was fastest with
     H = np.empty((T + 1, N, Hd), X.dtype)
     C = np.empty((T + 1, N, Hd), X.dtype)
     tanh_C = np.empty((T, N, Hd), X.dtype)
     H[0], C[0] = h0, c0
-    W_hhT = W_hh.T
-    h2, h3 = 2 * Hd, 3 * Hd
     for t in range(T):
         a = gates[t]
         a += H[t] @ W_hhT  # one product for all four gates
-        _sigmoid(a[:, :h2], out=a[:, :h2])  # input and forget gates are adjacent: one call
-        np.tanh(a[:, h2:h3], out=a[:, h2:h3])
-        _sigmoid(a[:, h3:], out=a[:, h3:])
+        np.tanh(a, out=a)
+        for s in (a[:, :h2], a[:, h3:]):  # input and forget gates are adjacent: two slices, not three
+            s *= 0.5
+            s += 0.5
         c = C[t + 1]
         np.multiply(a[:, Hd:h2], C[t], out=c)
         c += a[:, :Hd] * a[:, h2:h3]
@@ -330,6 +340,13 @@ def _backward_inputs(kind, dY, cache, forward, args, final_grads):
         cache = forward(*args)[-1]
     elif not isinstance(cache, RecurrentCache) or cache.kind != kind:
         raise TypeError(f"cache must be what {kind}_forward returned, got {cache!r}")
+    else:  # the cache stands in for the arguments: catch the cheap signs that it came from other ones
+        w_hh = args[4 if kind == "lstm" else 3]
+        for name, given, cached in (("X", args[0], cache.inputs[0]), ("W_hh", w_hh, cache.inputs[3])):
+            if given is not None and np.shape(given) != cached.shape:
+                raise ValueError(f"cache was computed for {name} shape {cached.shape}, but {name} has shape {np.shape(given)}")
+        if kind == "rnn" and args[-1] != cache.nonlinearity:
+            raise ValueError(f"cache was computed with nonlinearity={cache.nonlinearity!r}, not {args[-1]!r}")
     X = cache.inputs[0]
     T, N, Hd = cache.H.shape[0] - 1, cache.H.shape[1], cache.H.shape[2]
     dY = as_numeric_array(dY, "dY")
@@ -378,16 +395,12 @@ def rnn_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, nonline
     X, _, W_ih, W_hh, b_ih, b_hh = cache.inputs
     H = cache.H
     T = H.shape[0] - 1
-    dA = np.empty_like(dY)
     dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
+    # phi'(a_t) for every step at once, from the outputs: tanh' = 1 - h^2, relu' = [h > 0]
+    dA = 1 - H[1:] * H[1:] if cache.nonlinearity == "tanh" else (H[1:] > 0).astype(X.dtype)
     for t in range(T - 1, -1, -1):
         da = dA[t]
-        np.add(dY[t], dh, out=da)
-        h = H[t + 1]
-        if cache.nonlinearity == "tanh":
-            da *= 1 - h * h
-        else:
-            da *= h > 0
+        da *= dh + dY[t]
         dh = da @ W_hh
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh)
     return dX, dh, dW_ih, dW_hh, db_ih, db_hh
@@ -414,24 +427,31 @@ def lstm_backward(dY, X, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, dc
     h2, h3 = 2 * Hd, 3 * Hd
     dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
     dc = np.zeros_like(H[0]) if dc is None else dc.astype(X.dtype, copy=True)
-    dA = np.empty(gates.shape, X.dtype)
+    # Every factor that does not depend on the recursion, for all steps at once (a few large
+    # vectorized passes instead of a dozen small ones per step):  dA = [dc, dc, dc, dh] * P with
+    # P = [g i(1-i), c_{t-1} f(1-f), i (1-g^2), tanh(c_t) o(1-o)], and dc gains dh * K, K = o (1 - tanh(c_t)^2).
+    i, f, g, o = gates[..., :Hd], gates[..., Hd:h2], gates[..., h2:h3], gates[..., h3:]
+    P = np.empty(gates.shape, X.dtype)
+    np.multiply(i, 1 - i, out=P[..., :Hd])
+    P[..., :Hd] *= g
+    np.multiply(f, 1 - f, out=P[..., Hd:h2])
+    P[..., Hd:h2] *= C[:-1]
+    np.multiply(g, g, out=P[..., h2:h3])
+    np.subtract(1, P[..., h2:h3], out=P[..., h2:h3])
+    P[..., h2:h3] *= i
+    np.multiply(o, 1 - o, out=P[..., h3:])
+    P[..., h3:] *= tanh_C
+    K = 1 - tanh_C * tanh_C
+    K *= o
+    dA = P  # overwritten step by step, from the last: P[t] is read just before dA[t] replaces it
+    blocks = dA.reshape(T, -1, 4, Hd)  # a view (P is contiguous): the four gate blocks on axis 2
     for t in range(T - 1, -1, -1):
-        a, da = gates[t], dA[t]
-        i, f, g, o = a[:, :Hd], a[:, Hd:h2], a[:, h2:h3], a[:, h3:]
-        tc = tanh_C[t]
         dh = dh + dY[t]
-        dc += dh * o * (1 - tc * tc)
-        # pre-activation gradients, written straight into dA's four blocks
-        np.multiply(dh, tc, out=da[:, h3:])
-        da[:, h3:] *= o * (1 - o)
-        np.multiply(dc, g, out=da[:, :Hd])
-        da[:, :Hd] *= i * (1 - i)
-        np.multiply(dc, C[t], out=da[:, Hd:h2])
-        da[:, Hd:h2] *= f * (1 - f)
-        np.multiply(dc, i, out=da[:, h2:h3])
-        da[:, h2:h3] *= 1 - g * g
-        dc *= f
-        dh = da @ W_hh
+        dc += dh * K[t]
+        blocks[t, :, 3] *= dh
+        blocks[t, :, :3] *= dc[:, None, :]  # input, forget and cell blocks all scale with dc
+        dc *= f[t]
+        dh = dA[t] @ W_hh
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh)
     return dX, dh, dc, dW_ih, dW_hh, db_ih, db_hh
 
@@ -454,22 +474,28 @@ def gru_backward(dY, X, h0, W_ih, W_hh, b_ih=None, b_hh=None, dh_T=None, cache=N
     T, Hd = H.shape[0] - 1, H.shape[2]
     h2 = 2 * Hd
     dh = np.zeros_like(H[0]) if dh is None else dh.astype(X.dtype)
-    dA = np.empty(gates.shape, X.dtype)
-    dA_hh = np.empty(gates.shape, X.dtype)
+    # Every pre-activation gradient is dh (the gradient reaching h_t) times a factor that does not
+    # depend on the recursion: computed for all steps at once before the loop.
+    r, z, n = gates[..., :Hd], gates[..., Hd:h2], gates[..., h2:]
+    N = gates.shape[1]
+    P = np.empty((T, N, 3, Hd), X.dtype)  # input side: [dr-factor, dz-factor, dn-factor]
+    np.multiply(n, n, out=P[:, :, 2])
+    np.subtract(1, P[:, :, 2], out=P[:, :, 2])
+    P[:, :, 2] *= 1 - z                                     # (1 - z)(1 - n^2)
+    np.multiply(r, 1 - r, out=P[:, :, 0])
+    P[:, :, 0] *= hn
+    P[:, :, 0] *= P[:, :, 2]                                # (1 - z)(1 - n^2) hn r(1 - r)
+    np.subtract(H[:-1], n, out=P[:, :, 1])
+    P[:, :, 1] *= z * (1 - z)                               # (h_{t-1} - n) z(1 - z)
+    dA_hh = P.copy()                                        # hidden side: the n block also carries r
+    dA_hh[:, :, 2] *= r
+    Dh = np.empty((T, N, Hd), X.dtype)
     for t in range(T - 1, -1, -1):
-        a, da, dah = gates[t], dA[t], dA_hh[t]
-        r, z, n = a[:, :Hd], a[:, Hd:h2], a[:, h2:]
-        dh = dh + dY[t]
-        dan = da[:, h2:]
-        np.multiply(dh, 1 - z, out=dan)
-        dan *= 1 - n * n
-        np.multiply(dh, H[t] - n, out=da[:, Hd:h2])
-        da[:, Hd:h2] *= z * (1 - z)
-        np.multiply(dan, hn[t], out=da[:, :Hd])
-        da[:, :Hd] *= r * (1 - r)
-        dah[:, :h2] = da[:, :h2]
-        np.multiply(dan, r, out=dah[:, h2:])
-        dh = dh * z + dah @ W_hh
+        dh = np.add(dh, dY[t], out=Dh[t])
+        dA_hh[t] *= dh[:, None, :]
+        dh = dh * z[t] + dA_hh[t].reshape(N, -1) @ W_hh
+    P *= Dh[:, :, None, :]
+    dA, dA_hh = P.reshape(gates.shape), dA_hh.reshape(gates.shape)
     dX, dW_ih, dW_hh, db_ih, db_hh = _weight_grads(dA, X, H, W_ih, b_ih, b_hh, dA_hh)
     return dX, dh, dW_ih, dW_hh, db_ih, db_hh
 
