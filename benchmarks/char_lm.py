@@ -56,7 +56,7 @@ from dlcourse.text import load_corpus_time_machine, train_val_split  # noqa: E40
 
 TORCH_CONFIG = dict(hidden=256, batch_size=32, num_steps=64, epochs=40, lr=0.005, optimizer="adam",
                     clip_grad_norm=1.0, lr_schedule="constant", seconds=180)
-NUMPY_CONFIG = dict(cell="lstm", hidden=256, batch_size=32, num_steps=35, epochs=40, optimizer="sgd", lr=0.5, momentum=0.9,
+NUMPY_CONFIG = dict(cell="lstm", hidden=128, batch_size=32, num_steps=35, epochs=60, optimizer="sgd", lr=1.0, momentum=0.9,
                     clip=1.0, seconds=300, blas_threads=THREADS)
 TARGETS = {"torch_lstm_val_ppl": 5.0, "torch_seconds": 180, "numpy_lstm_val_ppl": 6.5, "numpy_seconds": 300}
 PROMPT = "the time traveller"
