@@ -42,6 +42,9 @@ SMOKE_PARAMETERS = {
     "torch_epochs": 1,
     "compare_train_size": 256,  # chapter 7: 1998-vs-modern comparison
     "compare_epochs": 1,
+    "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
+    "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
+    "bn_epochs": 1,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
