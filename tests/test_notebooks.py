@@ -42,6 +42,14 @@ SMOKE_PARAMETERS = {
     "torch_epochs": 1,
     "compare_train_size": 256,  # chapter 7: 1998-vs-modern comparison
     "compare_epochs": 1,
+    "dropout_train_size": 200,  # chapter 8: the dropout experiment's MLP
+    "dropout_epochs": 2,
+    "aug_train_size": 200,      # chapter 8: LeNet with and without augmentation
+    "aug_epochs": 1,
+    "alexnet_train_size": 256,  # chapter 8: the CPU-sized AlexNet
+    "alexnet_epochs": 1,
+    "vgg_train_size": 256,      # chapter 9: the CPU-sized VGG
+    "vgg_epochs": 1,
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
