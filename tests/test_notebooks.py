@@ -50,6 +50,10 @@ SMOKE_PARAMETERS = {
     "alexnet_epochs": 1,
     "vgg_train_size": 256,      # chapter 9: the CPU-sized VGG
     "vgg_epochs": 1,
+    "nin_train_size": 256,      # chapter 10: the CPU-sized NiN
+    "nin_epochs": 1,
+    "googlenet_train_size": 256,  # chapter 11: the CPU-sized GoogLeNet
+    "googlenet_epochs": 1,
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
