@@ -28,9 +28,10 @@ built here and in PyTorch exchange weights one to one (:meth:`Layer.load_state_d
 :func:`from_torch`).  The arrays in those dicts are the layers' own, updated in place by the
 optimizers in :mod:`dlcourse.optim`; the dicts themselves are rebuilt at every access.
 
-**Modes.**  ``forward(x, training=None)`` uses the layer's mode (:meth:`Layer.train` /
-:meth:`Layer.eval`, training by default) unless ``training`` is given.  Dropout and batch
-normalization behave differently in the two modes, as in PyTorch.
+**Modes.**  ``forward(x, training=None)`` lets every layer use its own mode (:meth:`Layer.train`
+/ :meth:`Layer.eval`, training by default; a container's ``train``/``eval`` sets its whole tree),
+as PyTorch modules do; ``training=True`` or ``False`` imposes that mode on the whole tree for
+this call.  Dropout and batch normalization behave differently in the two modes.
 
 **Gradients accumulate**, as in PyTorch: ``backward`` adds to ``grads``; call :meth:`zero_grad`
 before each step.  Each layer keeps the inputs of its *most recent* forward pass, so a layer
@@ -54,7 +55,7 @@ from dlcourse import numpy_ops as ops
 __all__ = [
     "Layer", "Conv2d", "Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "MaxPool2d", "AvgPool2d",
     "GlobalAvgPool2d", "Flatten", "Dropout", "BatchNorm", "BatchNorm1d", "BatchNorm2d",
-    "Sequential", "Residual", "Concat", "no_grad", "fit", "evaluate", "from_torch", "register_converter",
+    "Sequential", "Residual", "Concat", "basic_block", "resnet", "no_grad", "fit", "evaluate", "from_torch", "register_converter",
 ]
 
 _KEEP_CACHE = [True]  # False inside no_grad(): forward passes remember nothing
@@ -209,8 +210,12 @@ class Layer:
         return self.train(False)
 
     def state_dict(self):
-        """Copies of every parameter and buffer, keyed like ``torch.nn.Module.state_dict()``."""
-        return {k: np.array(v, copy=True) for k, v in {**self.params, **self.buffers}.items()}
+        """Copies of every parameter and buffer, keyed and ordered like ``torch.nn.Module.state_dict()``
+        (layer by layer, each layer's parameters then its buffers)."""
+        self._named("_params"), self._named("_buffers")  # refuses clashing names
+        return {_join(prefix, name): np.array(value, copy=True)
+                for prefix, layer in self.named_layers()
+                for name, value in {**layer._params, **layer._buffers}.items()}
 
     def load_state_dict(self, state, strict=True):
         """Copy parameters and buffers in from ``state`` (NumPy arrays or torch tensors).
@@ -600,12 +605,15 @@ class Sequential(Layer):
         return (layer for _, layer in self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         for name, layer in self._children:
             try:
                 x = layer.forward(x, training=training)
             except (ValueError, TypeError) as err:
-                raise type(err)(f"in layer {name!r} ({type(layer).__name__}), input shape {np.shape(x)}: {err}") from err
+                try:
+                    named = type(err)(f"in layer {name!r} ({type(layer).__name__}), input shape {np.shape(x)}: {err}")
+                except Exception:  # an exception type that takes other arguments: leave it as it is
+                    raise err from None
+                raise named from err
         return x
 
     def backward(self, dy):
@@ -640,7 +648,6 @@ class Residual(Layer):
         return list(self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         fx = self.main.forward(x, training=training)
         sx = x if self.shortcut is None else self.shortcut.forward(x, training=training)
         y = ops.residual_add(sx, fx)
@@ -674,7 +681,6 @@ class Concat(Layer):
         return list(self._children)
 
     def forward(self, x, training=None):
-        training = self._mode(training)
         outs = [branch.forward(x, training=training) for _, branch in self._children]
         self._channels = [o.shape[1] for o in outs]
         return ops.concat_channels(outs)
@@ -688,6 +694,60 @@ class Concat(Layer):
             g = branch.backward(d)
             dx = g if dx is None else dx + g
         return dx
+
+
+# --- a ResNet, built from the pieces ----------------------------------------------------------------
+
+def basic_block(in_channels, out_channels, stride=1, rng=None, dtype=np.float32):
+    """ResNet's basic block as a :class:`Residual`: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``.
+
+    3x3 convolutions without bias (each batch norm's shift replaces it); the shortcut is the
+    identity, or a strided 1x1 convolution and a batch norm (``shortcut.0``, ``shortcut.1``) when
+    the block changes the channels or the size.  Names as :class:`dlcourse.models.Residual`'s
+    (``conv1``, ``bn1``, ``relu1``, ``conv2``, ``bn2``, ``shortcut``).
+    ``(N, in_channels, H, W) -> (N, out_channels, H/stride, W/stride)``.
+    """
+    rng, dtype = _generator(rng), _float_dtype(dtype)
+    main = Sequential(
+        ("conv1", Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype)),
+        ("bn1", BatchNorm2d(out_channels, dtype=dtype)), ("relu1", ReLU()),
+        ("conv2", Conv2d(out_channels, out_channels, 3, padding=1, bias=False, rng=rng, dtype=dtype)),
+        ("bn2", BatchNorm2d(out_channels, dtype=dtype)),
+    )
+    shortcut = None
+    if stride != 1 or in_channels != out_channels:
+        shortcut = Sequential(Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, rng=rng, dtype=dtype),
+                              BatchNorm2d(out_channels, dtype=dtype))
+    return Residual(main, shortcut, activation=ReLU(), shortcut_name="shortcut")
+
+
+def resnet(blocks=(1, 1, 1), channels=(16, 32, 64), num_classes=10, in_channels=1, stem=(3, 1, 1),
+           stem_pool=False, rng=None, dtype=np.float32):
+    """A ResNet of basic blocks (:func:`basic_block`): ``(N, in_channels, H, W) -> (N, num_classes)`` logits.
+
+    Stem: ``stem = (kernel, stride, padding)`` convolution with ``channels[0]`` filters, batch
+    norm, ReLU, and a 3x3/2 max pool if ``stem_pool``; then one stage per entry of ``blocks``,
+    the first block of every stage after the first halving the size with stride 2; global average
+    pooling; a dense layer.  Children named as :class:`dlcourse.models.ResNet`'s (``conv1``,
+    ``bn1``, ``relu``, ``maxpool``, ``layer1``..., ``avgpool``, ``flatten``, ``fc``), so the two
+    exchange state dicts.  The defaults are the CPU-sized network for 28x28 digits.
+    """
+    if len(blocks) != len(channels) or not blocks:
+        raise ValueError(f"blocks and channels must describe the same stages, got {blocks!r} and {channels!r}")
+    rng, dtype = _generator(rng), _float_dtype(dtype)
+    k, s, p = stem
+    layers = [("conv1", Conv2d(in_channels, channels[0], k, stride=s, padding=p, bias=False, rng=rng, dtype=dtype)),
+              ("bn1", BatchNorm2d(channels[0], dtype=dtype)), ("relu", ReLU()),
+              ("maxpool", MaxPool2d(3, 2, 1) if stem_pool else Identity())]
+    c = channels[0]
+    for i, (n, out) in enumerate(zip(blocks, channels), start=1):
+        stage = [basic_block(c, out, 1 if i == 1 else 2, rng, dtype)]
+        stage += [basic_block(out, out, 1, rng, dtype) for _ in range(n - 1)]
+        layers.append((f"layer{i}", Sequential(*stage)))
+        c = out
+    layers += [("avgpool", GlobalAvgPool2d()), ("flatten", Flatten()),
+               ("fc", Linear(c, num_classes, rng=rng, dtype=dtype))]
+    return Sequential(*layers)
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -847,11 +907,31 @@ def _builtin_converters():
 
 
 def _course_converters():
-    """Converters for the course's own PyTorch models (:mod:`dlcourse.models`)."""
+    """Converters for the course's own PyTorch models (:mod:`dlcourse.models`): the networks
+    whose ``forward`` runs their children in order, the inception block (branches side by side)
+    and the residual block.  ``tests/test_nn.py`` checks every one against the PyTorch model."""
     from dlcourse import models
 
-    if hasattr(models, "LeNet"):
-        _CONVERTERS.setdefault(models.LeNet, sequential_children)
+    for name in ("LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "ResNet"):
+        if hasattr(models, name):
+            _CONVERTERS.setdefault(getattr(models, name), sequential_children)
+    if hasattr(models, "Inception"):
+        _CONVERTERS.setdefault(models.Inception, concat_children)
+    if hasattr(models, "Residual"):
+        _CONVERTERS.setdefault(models.Residual, _residual_block)
+
+
+def concat_children(module, convert):
+    """A converter for a torch module that runs its children side by side on the same input and
+    concatenates their outputs along the channels (an inception block): a :class:`Concat`."""
+    return Concat(*[(name, convert(child)) for name, child in module.named_children()])
+
+
+def _residual_block(module, convert):
+    """:class:`dlcourse.models.Residual`: ``relu2(bn2(conv2(relu1(bn1(conv1(x))))) + shortcut(x))``."""
+    main = Sequential(*[(name, convert(getattr(module, name))) for name in ("conv1", "bn1", "relu1", "conv2", "bn2")])
+    shortcut = None if module.shortcut is None else convert(module.shortcut)
+    return Residual(main, shortcut, activation=convert(module.relu2), shortcut_name="shortcut")
 
 
 def _np_dtype(tensor):
@@ -872,7 +952,7 @@ def _convert(module):
     for cls in type(module).__mro__:
         if cls in _CONVERTERS:
             layer = _CONVERTERS[cls](module, _convert)
-            layer.train(module.training)
+            layer.training = module.training  # this layer only: each child copied its own mode
             return layer
     raise TypeError(
         f"from_torch does not know how to build {type(module).__name__}: register a converter with "

@@ -371,3 +371,147 @@ def test_fit_trains_a_batch_norm_residual_network_and_is_seeded():
     assert run("sgd", 0.05)[1]["val_loss"] == histories["sgd"][1]["val_loss"]  # same seeds, same run
     with pytest.raises(ValueError, match="optimizer"):
         npnn.fit(net, X, y, optimizer="rmsprop", progress=False)
+
+
+def test_each_layer_keeps_its_own_mode_unless_forward_imposes_one():
+    drop, bn = npnn.Dropout(0.5, rng=0), npnn.BatchNorm1d(3, dtype=F64)
+    net = npnn.Sequential(bn, drop)
+    drop.eval()  # e.g. dropout off while batch norm still learns its statistics, as torch allows
+    x = np.random.default_rng(0).standard_normal((8, 3)) + 5
+    y = net.forward(x)
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-12)  # batch statistics: bn is training
+    assert int(bn.buffers["num_batches_tracked"]) == 1
+    net.forward(x, training=False)  # imposed on the whole tree: running statistics, no update
+    assert int(bn.buffers["num_batches_tracked"]) == 1
+    assert (net.forward(x, training=True) == 0).any()  # imposed: dropout on
+
+
+# --- whole architectures: the NumPy twin of each PyTorch model agrees with it ----------------------------------
+
+def _assert_numpy_twin_agrees(tmodel, x, y, bound=1e-8):
+    """Build the NumPy twin of ``tmodel`` (float64, training mode, dropout off since its random
+    stream cannot match torch's) from its structure and state_dict; compare the logits, the loss,
+    every parameter gradient, the running statistics after the step, and the evaluation-mode
+    logits."""
+    tmodel = tmodel.double().train()
+    for m in tmodel.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.eval()
+    twin = npnn.from_torch(tmodel)
+    assert set(twin.state_dict()) == set(tmodel.state_dict())
+    logits_t = tmodel(torch.from_numpy(x))
+    loss_t = F.cross_entropy(logits_t, torch.from_numpy(y))
+    loss_t.backward()
+    logits = twin.forward(x)
+    loss, dlogits = ops.softmax_cross_entropy(logits, y)
+    twin.zero_grad()
+    twin.backward(dlogits)
+    np.testing.assert_allclose(logits, logits_t.detach().numpy(), rtol=1e-9, atol=1e-11)
+    assert abs(loss - loss_t.item()) < 1e-10
+    named = dict(tmodel.named_parameters())
+    assert set(twin.grads) == set(named)
+    for name, p in named.items():
+        # A convolution's bias just before a batch norm has a zero gradient (the norm removes any
+        # shift): there both sides are rounding noise, ~1e-16, and only the absolute error means anything.
+        ours, theirs = twin.grads[name], p.grad.numpy()
+        assert relative_error(ours, theirs) < bound or np.abs(ours - theirs).max() < 1e-13, name
+    for name, value in tmodel.state_dict().items():
+        if "running" in name or "num_batches" in name:
+            np.testing.assert_allclose(twin.buffers[name], value.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+    tmodel.eval()
+    twin.eval()
+    with torch.no_grad():
+        expected = tmodel(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(twin.forward(x), expected, rtol=1e-9, atol=1e-11)
+    return twin
+
+
+def _digits(n=4, channels=1, size=28, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, channels, size, size)), rng.integers(0, 10, n)
+
+
+def _architectures():
+    from dlcourse import models
+
+    return {
+        "lenet-modern": lambda: models.LeNet("modern"),
+        "lenet-1998": lambda: models.LeNet("1998"),
+        "bn-lenet": lambda: models.BNLeNet(),
+        "alexnet-small": lambda: models.AlexNet.small(),
+        "vgg-small": lambda: models.VGG.small(),
+        "vgg-block": lambda: torch.nn.Sequential(models.vgg_block(2, 1, 4), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 10)),
+        "nin-small": lambda: models.NiN.small(),
+        "nin-block": lambda: torch.nn.Sequential(models.nin_block(1, 6, 5, stride=2, padding=1), torch.nn.AdaptiveAvgPool2d(1),
+                                                 torch.nn.Flatten(), torch.nn.Linear(6, 10)),
+        "inception-block": lambda: torch.nn.Sequential(models.Inception(1, 2, (2, 3), (1, 2), 2), torch.nn.AdaptiveAvgPool2d(1),
+                                                       torch.nn.Flatten(), torch.nn.Linear(9, 10)),
+        "googlenet-small": lambda: models.GoogLeNet.small(),
+        "residual-block": lambda: torch.nn.Sequential(models.Residual(1, 4, stride=2), models.Residual(4),
+                                                      torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10)),
+        "resnet-small": lambda: models.ResNet.small(),
+    }
+
+
+ARCHITECTURES = ["lenet-modern", "lenet-1998", "bn-lenet", "alexnet-small", "vgg-small", "vgg-block", "nin-small",
+                 "nin-block", "inception-block", "googlenet-small", "residual-block", "resnet-small"]
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_numpy_twin_of_each_course_model_agrees_with_pytorch_on_outputs_and_every_gradient(arch):
+    torch.manual_seed(0)
+    tmodel = _architectures()[arch]()
+    x, y = _digits()
+    _assert_numpy_twin_agrees(tmodel, x, y)
+
+
+def test_toolkit_resnet_has_the_pytorch_resnets_names_and_computes_the_same_function():
+    from dlcourse import models
+
+    torch.manual_seed(0)
+    tmodel = models.ResNet.small(channels=(4, 8, 16)).double()
+    ours = npnn.resnet(channels=(4, 8, 16), dtype=F64, rng=0)
+    assert list(ours.state_dict()) == list(tmodel.state_dict())
+    ours.load_state_dict(tmodel.state_dict())
+    x, _ = _digits()
+    with torch.no_grad():
+        expected = tmodel(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours.forward(x), expected, rtol=1e-9, atol=1e-11)
+
+
+def test_numpy_lenet_is_the_toolkit_twin_of_the_pytorch_lenet():
+    from dlcourse import models
+    from dlcourse.numpy_lenet import NumpyLeNet
+
+    torch.manual_seed(0)
+    tmodel = models.LeNet("1998").double()
+    twin = npnn.from_torch(tmodel)
+    ours = NumpyLeNet("1998", dtype=F64)
+    ours.load_state_dict(tmodel.state_dict())
+    def structure(net):
+        return [(name, type(layer).__name__) for name, layer in net.named_layers()]
+
+    assert structure(twin) == structure(ours.net)  # the same layers under the same names
+    x, _ = _digits()
+    np.testing.assert_array_equal(ours.forward(x), twin.forward(x))
+
+
+def test_the_toolkit_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, dlcourse.nn; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "dlcourse.nn imported torch"
+
+
+def test_numpy_lenet_backward_refuses_a_stale_cache():
+    from dlcourse.numpy_lenet import NumpyLeNet
+
+    model = NumpyLeNet(dtype=F64)
+    X = np.random.default_rng(0).standard_normal((2, 1, 28, 28))
+    _, old = model.forward(X, return_cache=True)
+    logits, new = model.forward(X[:1], return_cache=True)
+    with pytest.raises(ValueError, match="most recent forward"):
+        model.backward(np.zeros((2, 10)), old)
+    grads = model.backward(np.ones_like(logits), new)
+    assert set(grads) == set(model.params) and grads["fc3.bias"].tolist() == [1.0] * 10
