@@ -560,6 +560,23 @@ def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count
     return got[0]
 
 
+def _private_copies():
+    """This module's functions re-bound to a private copy of its globals (and of builtins).
+    Student code can reach the module's own functions (the SIGALRM handler, ``sys.stdout``'s
+    type, the import stubs) and through them rewrite the module's globals or a function's
+    ``__code__``; the copies share neither."""
+    private = dict(globals())
+    private["__builtins__"] = dict(builtins.__dict__)
+    public = globals()
+    for name, value in list(private.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is public:
+            copy = types.FunctionType(value.__code__, private, value.__name__, value.__defaults__,
+                                      value.__closure__)
+            copy.__kwdefaults__ = value.__kwdefaults__
+            private[name] = copy
+    return private
+
+
 def main():
     # Everything the worker uses once student code has run is bound to a local name here, first:
     # student code can reach and rewrite this module's globals (through any of its functions'
@@ -629,10 +646,12 @@ def main():
                         hide_frames=mode != "torch")
 
     setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
-    decode, encode_output, error_text = _decode, _encode_output, _error_text
-    digest_of, sha256, tobytes = input_digest, hashlib.sha256, np.ndarray.tobytes
+    private = _private_copies()
+    decode, encode_output = private["_decode"], private["_encode_output"]
+    error_text, strip_magics = private["_error_text"], private["_strip_magics"]
+    digest_of, sha256, tobytes = private["input_digest"], hashlib.sha256, np.ndarray.tobytes
     load_npz, BytesIO, fdopen = np.load, io.BytesIO, os.fdopen
-    thread_count, probe = _thread._count, _threads_started_probe
+    thread_count, probe = _thread._count, private["_threads_started_probe"]
     probe_args = (_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
                   _thread._count, __import__("time").sleep)
     own_pid_namespace = bool(job.get("own_pid_namespace"))
@@ -656,7 +675,7 @@ def main():
         send(event="cell_start", cell=index)
         error = None
         try:
-            code = compile(_strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
+            code = compile(strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
             setitimer(ITIMER_REAL, job["cell_timeout"])
             try:
                 exec(code, namespace)
@@ -696,6 +715,7 @@ def main():
             try:
                 args = decode(case["args"], arrays, to_tensor, record)
                 kwargs = decode(case["kwargs"], arrays, to_tensor, record)
+                record = tuple(record)  # (a list could be refilled with pristine copies)
                 counting = _bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
                 if counting:
                     if thread_count():

@@ -361,6 +361,15 @@ def inplace(X):
     X *= 2
     return X
 
+def inplace_code_swap(X):  # the worker's digest function, its code swapped for a constant
+    g = getattr(signal.getsignal(signal.SIGALRM), "__globals__", {})
+    digest = g["input_digest"]
+    pristine = digest(X, hashlib.sha256, np.ndarray.tobytes)
+    exec("def _fake(array, sha256, tobytes):\\n    return " + repr(pristine), g)
+    digest.__code__ = g["_fake"].__code__
+    X *= 2
+    return X
+
 def inplace_main_module(X):  # the worker's check, replaced through sys.modules["__main__"]
     main = sys.modules["__main__"]
     main._modified = lambda *a, **k: None
@@ -394,7 +403,7 @@ def inplace_restored_copy(X):  # hand back the modified array but keep a pristin
 def honest_double(X):
     return X * 2
 '''
-INPUT_NAMES = ["inplace", "inplace_main_module", "inplace_patched_libraries", "inplace_worker_globals",
+INPUT_NAMES = ["inplace", "inplace_code_swap", "inplace_main_module", "inplace_patched_libraries", "inplace_worker_globals",
                "inplace_restored_copy", "honest_double"]
 
 
