@@ -28,6 +28,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import types
 
 MAX_MESSAGE = 2000  # characters of an error message sent back
@@ -124,6 +125,20 @@ class _ForbiddenModule(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
+        if attr[:1].isupper():
+            # A class name (``torch.Tensor``): libraries allowed in the task ask
+            # ``isinstance(x, sys.modules["torch"].Tensor)`` (matplotlib does, to plot any
+            # array); the answer is no, and making one is refused.
+            log, name = self.__dict__["_log"], f"{self.__name__}.{attr}"
+
+            def refuse(cls, *args, **kwargs):
+                log.append(name.split(".")[0])
+                raise ForbiddenLibrary(f"{name} may not be used in a NumPy task")
+
+            stub = type(attr, (), {"__new__": refuse, "__init_subclass__": classmethod(refuse),
+                                   "__module__": self.__name__})
+            self.__dict__[attr] = stub
+            return stub
         self.__dict__["_log"].append(self.__name__)
         raise ForbiddenLibrary(f"{self.__name__} may not be used in a NumPy task")
 
@@ -156,7 +171,7 @@ _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
 
 def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=(),
-                        library_roots=(), worker_file=None, hide_frames=True):
+                        library_roots=(), worker_file=None, hide_frames=True, calls=None):
     """Block what graded code never needs: other processes, the network, forbidden imports,
     writing outside the sandbox, frame objects, code claiming a library's file name.  Audit
     hooks cannot be removed once added, but PEP 578 says plainly that they are no security
@@ -166,8 +181,15 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
     ``forbidden_dirs``: real paths of the forbidden packages' files; an extension module loaded
     from there (under any module name) is refused.  ``library_roots``: real paths of the
     interpreter's prefixes; an extension module from anywhere else (a copy in the box) is
-    refused too.  ``hide_frames``: refuse frame objects (not in torch tasks: PyTorch takes frames
-    in the modules it imports lazily, at the first dispatch mode).  Paths are resolved by the kernel (``/proc/self/fd``), and everything the hook
+    refused too.  ``hide_frames``: refuse frame objects once the graded calls begin (not in
+    torch tasks: PyTorch takes frames in the modules it imports lazily, at the first dispatch
+    mode; not while the cells run: pyparsing, which matplotlib uses, takes frames too).
+
+    ``calls``: ``(run, arguments)``, the graded calls, held here and nowhere else until the
+    worker raises the audit event ``autograder.calls`` after the cells: ``run(*arguments)``
+    then runs inside this hook, in a frame no frame a cell could have kept leads to, and never
+    returns.  A cell that raises the event first runs the calls itself, before the grader has
+    sent the inputs: it waits for them until the cell's time runs out.  Paths are resolved by the kernel (``/proc/self/fd``), and everything the hook
     calls is bound here, before student code runs: replacing ``os.path.realpath``,
     ``builtins.isinstance`` or the worker's globals later changes nothing in here."""
     box = os.path.realpath(box)
@@ -187,6 +209,8 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
     })
     frame_events = _FRAME_EVENTS if hide_frames else frozenset()
     frame_attributes = _FRAME_ATTRIBUTES if hide_frames else frozenset()
+    pending = [calls] if calls else []
+    in_calls = [False]
     _isinstance, _str, _bytes, _len, _int, _tuple = isinstance, str, bytes, len, int, tuple
     _decode_bytes, _startswith, _split = bytes.decode, str.startswith, str.split
     _open, _close, _readlink, _getpid = os.open, os.close, os.readlink, os.getpid
@@ -229,14 +253,20 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
             _close(fd)
 
     def hook(event, args):
+        if event == "autograder.calls":
+            if not pending:
+                raise _PermissionError("the graded calls have started already")
+            run, arguments = pending.pop()
+            in_calls[0] = True
+            run(*arguments, *args)  # does not return: the worker exits at its end
         if event == "sys.settrace" and trace_gate and trace_gate["open"]:
             return  # the worker's own line counter
         if event in blocked_events:
             if event == "os.kill" and args and args[0] == _getpid():
                 return
             raise _PermissionError("the grader's sandbox does not allow " + event)
-        if event in frame_events or (event == "object.__getattr__" and _len(args) > 1
-                                     and args[1] in frame_attributes):
+        if in_calls[0] and (event in frame_events or (event == "object.__getattr__" and _len(args) > 1
+                                                     and args[1] in frame_attributes)):
             # ValueError is what ``sys._getframe`` raises on a short stack: the standard
             # library's callers (logging, namedtuple, typing) fall back without a frame.
             raise _ValueError("the grader's sandbox does not hand out frame objects")
@@ -283,6 +313,7 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
                 if not (real == box or _startswith(real, box + "/") or real == "/dev/null"):
                     raise _PermissionError("the grader's sandbox does not allow writing " + real)
 
+    hook.__cantrace__ = True  # the graded calls run inside it, and the line counter must see them
     sys.addaudithook(hook)
 
 
@@ -560,6 +591,23 @@ def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count
     return got[0]
 
 
+def _private_copies():
+    """This module's functions re-bound to a private copy of its globals (and of builtins).
+    Student code can reach the module's own functions (the SIGALRM handler, ``sys.stdout``'s
+    type, the import stubs) and through them rewrite the module's globals or a function's
+    ``__code__``; the copies share neither."""
+    private = dict(globals())
+    private["__builtins__"] = dict(builtins.__dict__)
+    public = globals()
+    for name, value in list(private.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is public:
+            copy = types.FunctionType(value.__code__, private, value.__name__, value.__defaults__,
+                                      value.__closure__)
+            copy.__kwdefaults__ = value.__kwdefaults__
+            private[name] = copy
+    return private
+
+
 def main():
     # Everything the worker uses once student code has run is bound to a local name here, first:
     # student code can reach and rewrite this module's globals (through any of its functions'
@@ -612,32 +660,46 @@ def main():
     stub_finder = None
     if mode != "torch":
         for name in forbidden:
-            sys.modules[name] = _ForbiddenModule(name, forbidden_log)
+            # Only where one is loaded already; the others appear (as stubs) when imported, so
+            # an allowed library that asks ``"tensorflow" in sys.modules`` is told the truth.
+            if name in sys.modules:
+                sys.modules[name] = _ForbiddenModule(name, forbidden_log)
         stub_finder = _StubFinder(forbidden, forbidden_log)
         sys.meta_path.insert(0, stub_finder)
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     library_roots = tuple(sorted({os.path.realpath(p) for p in prefixes} | prefixes))
     worker_file = os.path.realpath(__file__)
     trace_gate = {"open": False}
-    counter_start, counter_stop = _line_counter(
-        sys.gettrace, sys.settrace, trace_gate,
-        tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
-        _trusted_codes(worker_file))
+    private = _private_copies()
+    kit = dict(
+        job=json.loads(json.dumps(job)),  # the calls' own copy: ``job`` stays in this frame
+        send=private["_json_writer"](fd),
+        counter=private["_line_counter"](sys.gettrace, sys.settrace, trace_gate,
+                              tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
+                              private["_trusted_codes"](worker_file)),
+        setitimer=signal.setitimer, ITIMER_REAL=signal.ITIMER_REAL,
+        decode=private["_decode"], encode_output=private["_encode_output"],
+        error_text=private["_error_text"], digest_of=private["input_digest"],
+        sha256=hashlib.sha256, tobytes=np.ndarray.tobytes, np=np,
+        load_npz=np.load, BytesIO=io.BytesIO, fdopen=os.fdopen, exit=os._exit,
+        process_time=time.process_time, thread_time=time.thread_time,
+        probe=private["_threads_started_probe"],
+        probe_args=(_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
+                    _thread._count, time.sleep),
+        own_pid_namespace=bool(job.get("own_pid_namespace")),
+        Timeout=CellTimeout, forbidden_log=forbidden_log, refused_log=refused_log,
+        recorder=recorder, to_tensor=to_tensor,
+    )
+    calls = (private["_run_calls"], (kit, inputs_fd))
     _install_audit_hook(box, set(forbidden), forbidden_log, stub_finder=stub_finder,
                         trace_gate=trace_gate, forbidden_dirs=forbidden_dirs,
                         library_roots=library_roots, worker_file=worker_file,
-                        hide_frames=mode != "torch")
-
-    setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
-    decode, encode_output, error_text = _decode, _encode_output, _error_text
-    digest_of, sha256, tobytes = input_digest, hashlib.sha256, np.ndarray.tobytes
-    load_npz, BytesIO, fdopen = np.load, io.BytesIO, os.fdopen
-    thread_count, probe = _thread._count, _threads_started_probe
-    probe_args = (_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
-                  _thread._count, __import__("time").sleep)
-    own_pid_namespace = bool(job.get("own_pid_namespace"))
-    _callable, _sorted, _set, _len, _bool = callable, sorted, set, len, bool
-    Timeout = CellTimeout
+                        hide_frames=mode != "torch", calls=calls)
+    # Nothing the graded calls use stays in this frame, which a cell can reach (its own frame's
+    # ``f_back``): the audit hook holds it and hands it over after the cells.
+    del kit, calls, private, trace_gate
+    audit, setitimer, ITIMER_REAL = sys.audit, signal.setitimer, signal.ITIMER_REAL
+    error_text, strip_magics, Timeout = _error_text, _strip_magics, CellTimeout
 
     # The notebook's code runs in a module of its own, which is also ``sys.modules["__main__"]``
     # (as in a Jupyter kernel): ``import __main__`` reaches the student's names, not the worker.
@@ -648,7 +710,8 @@ def main():
     sys.gettrace = lambda: None  # the line counter is not the student's to see (or reset)
     sys.stdout = sys.stderr = _Sink()
 
-    # From here on, student code runs.
+    # From here on, student code runs.  The cells' reports use their own writer.
+    send = _json_writer(fd)
     skip = set(job.get("skip_cells", []))
     for index, cell in enumerate(job["cells"]):
         if index in skip:
@@ -656,7 +719,7 @@ def main():
         send(event="cell_start", cell=index)
         error = None
         try:
-            code = compile(_strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
+            code = compile(strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
             setitimer(ITIMER_REAL, job["cell_timeout"])
             try:
                 exec(code, namespace)
@@ -667,15 +730,33 @@ def main():
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
             error = error_text(exc)
         send(event="cell_done", cell=index, error=error)
-
     send(event="cells_done")
-    with fdopen(inputs_fd, "rb") as channel:
+    audit("autograder.calls", namespace)  # runs the graded calls (see _install_audit_hook)
+    os._exit(3)  # not reached unless a cell took the calls: they have run already
+
+
+def _run_calls(kit, inputs_fd, namespace):
+    """The graded calls, run inside the audit hook (see :func:`_install_audit_hook`) with the
+    references ``kit`` bound before any student code ran.  Ends the process."""
+    job, send, np = kit["job"], kit["send"], kit["np"]
+    counter_start, counter_stop = kit["counter"]
+    setitimer, ITIMER_REAL, Timeout = kit["setitimer"], kit["ITIMER_REAL"], kit["Timeout"]
+    decode, encode_output, error_text = kit["decode"], kit["encode_output"], kit["error_text"]
+    digest_of, sha256, tobytes = kit["digest_of"], kit["sha256"], kit["tobytes"]
+    probe, probe_args = kit["probe"], kit["probe_args"]
+    process_time, thread_time = kit["process_time"], kit["thread_time"]
+    own_pid_namespace, to_tensor = kit["own_pid_namespace"], kit["to_tensor"]
+    forbidden_log, refused_log, recorder = kit["forbidden_log"], kit["refused_log"], kit["recorder"]
+    _callable, _sorted, _set, _bool, _tuple = callable, sorted, set, bool, tuple
+    get = dict.get
+
+    with kit["fdopen"](inputs_fd, "rb") as channel:
         payload = channel.read()
-    arrays = dict(load_npz(BytesIO(payload), allow_pickle=False)) if payload else {}
+    arrays = dict(kit["load_npz"](kit["BytesIO"](payload), allow_pickle=False)) if payload else {}
 
     for task in job["tasks"]:
         name = task["function"]
-        function = namespace.get(name)
+        function = get(namespace, name)
         failed = False
         for case_index, case in enumerate(task["cases"]):
             send(event="call_start", task=name, case=case_index)
@@ -696,13 +777,14 @@ def main():
             try:
                 args = decode(case["args"], arrays, to_tensor, record)
                 kwargs = decode(case["kwargs"], arrays, to_tensor, record)
+                record = _tuple(record)  # (a list could be refilled with pristine copies)
                 counting = _bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
                 if counting:
-                    if thread_count():
-                        raise ValueError("a thread started by the notebook is still running, so the "
-                                         "Python lines of this call cannot be counted: stop your "
-                                         "threads before the graded calls")
+                    # Another thread is not traced.  A notebook's threads may live on (tqdm's
+                    # monitor does) but must not work during the call: the kernel's CPU clocks
+                    # tell the process's time from this thread's.
                     first_id = probe(*probe_args) if own_pid_namespace else None
+                    cpu_start, own_start = process_time(), thread_time()
                     state = counter_start()
                 setitimer(ITIMER_REAL, task["call_timeout"])
                 try:
@@ -718,11 +800,15 @@ def main():
                     if counting:
                         lines, intact = counter_stop(state)
                 if counting:
-                    started = thread_count() or (own_pid_namespace and probe(*probe_args) != first_id + 1)
-                    if not intact or started:
+                    own = thread_time() - own_start
+                    others = process_time() - cpu_start - own
+                    started = own_pid_namespace and probe(*probe_args) != first_id + 1
+                    if not intact or started or others > 0.0005 + 0.02 * own:
                         raise ValueError(
                             "the call " + ("started a thread" if started else
-                                           "switched off the counting of its Python lines")
+                                           "switched off the counting of its Python lines"
+                                           if not intact else
+                                           f"let another thread work ({others * 1e3:.1f} ms of CPU)")
                             + ": a task with a line budget must run in the calling thread, traced")
                     if lines > task["max_python_lines"]:
                         raise ValueError(
@@ -747,7 +833,7 @@ def main():
             failed = message["error"] is not None or message["forbidden"] is not None
             send(**message)
     send(event="done")
-    os._exit(0)
+    kit["exit"](0)
 
 
 if __name__ == "__main__":

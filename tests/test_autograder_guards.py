@@ -337,11 +337,16 @@ def loop_in_cell_thread(X):
 '''
 
 
+def _many_rows(rng):
+    return [Case((rng.standard_normal((5000, 4)),), label="X (5000, 4)", count_lines=True)]
+
+
 def test_a_loop_in_a_thread_started_by_a_cell_is_not_uncounted():
-    task = Task("loop_in_cell_thread", 1, _row_cases, max_python_lines=40)
+    """The thread lives on (tqdm's monitor does too, harmlessly); working during the call fails."""
+    task = Task("loop_in_cell_thread", 1, _many_rows, max_python_lines=40)
     verdict = _verdicts(CELL_THREAD, [task], "numpy", {"loop_in_cell_thread": _rows_reference})
     assert verdict["loop_in_cell_thread"].points == 0
-    assert "thread started by the notebook is still running" in verdict["loop_in_cell_thread"].message
+    assert "let another thread work" in verdict["loop_in_cell_thread"].message
 
 
 def _double_cases(rng):
@@ -358,6 +363,15 @@ import hashlib, signal, sys
 import numpy as np
 
 def inplace(X):
+    X *= 2
+    return X
+
+def inplace_code_swap(X):  # the worker's digest function, its code swapped for a constant
+    g = getattr(signal.getsignal(signal.SIGALRM), "__globals__", {})
+    digest = g["input_digest"]
+    pristine = digest(X, hashlib.sha256, np.ndarray.tobytes)
+    exec("def _fake(array, sha256, tobytes):\\n    return " + repr(pristine), g)
+    digest.__code__ = g["_fake"].__code__
     X *= 2
     return X
 
@@ -394,7 +408,7 @@ def inplace_restored_copy(X):  # hand back the modified array but keep a pristin
 def honest_double(X):
     return X * 2
 '''
-INPUT_NAMES = ["inplace", "inplace_main_module", "inplace_patched_libraries", "inplace_worker_globals",
+INPUT_NAMES = ["inplace", "inplace_code_swap", "inplace_main_module", "inplace_patched_libraries", "inplace_worker_globals",
                "inplace_restored_copy", "honest_double"]
 
 
@@ -420,3 +434,76 @@ def honest_double(X):
     got = _verdicts(source, tasks, "torch", {t.function: _double_reference for t in tasks})
     assert got["honest_double"].points == 1, got["honest_double"].message
     assert got["inplace"].points == 0 and "modified its input argument number 1" in got["inplace"].message
+
+
+# A cell keeps its own frame; a graded call walks up from it to the worker's frames and rewrites
+# what it finds: the job's line budgets, every function's code, every list of input arrays.
+SAVED_FRAME = '''
+import sys, types
+import numpy as np
+''' + LOOP + '''
+_kept = sys._getframe()  # allowed while the cells run (matplotlib's parser needs frames)
+
+def _neutral(*args, **kwargs):
+    return (0, True)
+
+def loop_via_saved_frame(X):
+    frame = _kept
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, dict):
+                for task in value.get("tasks", ()) if isinstance(value.get("tasks"), list) else ():
+                    task["max_python_lines"] = 10**9
+                    for case in task.get("cases", ()):
+                        case["count_lines"] = False
+                for inner in list(value.values()):
+                    if isinstance(inner, types.FunctionType):
+                        inner.__code__ = _neutral.__code__
+            if isinstance(value, types.FunctionType) and value.__globals__ is not globals():
+                try:
+                    value.__code__ = _neutral.__code__
+                except BaseException:
+                    pass
+        frame = frame.f_back
+    return _loop(X)
+'''
+
+
+def test_a_frame_kept_by_a_cell_does_not_reach_the_graded_calls_bookkeeping():
+    task = Task("loop_via_saved_frame", 1, _row_cases, max_python_lines=40)
+    verdict = _verdicts(SAVED_FRAME, [task], "numpy", {"loop_via_saved_frame": _rows_reference})
+    assert verdict["loop_via_saved_frame"].points == 0
+    assert "lines of Python for one call" in verdict["loop_via_saved_frame"].message
+
+
+HONEST_HABITS = '''
+import numpy as np
+results = {}
+def attempt(name, fn):
+    try:
+        fn()
+        results[name] = "ok"
+    except BaseException as e:
+        results[name] = type(e).__name__ + ": " + str(e)[:80]
+attempt("logging", lambda: __import__("logging").getLogger("x").warning("hi"))
+attempt("namedtuple", lambda: __import__("collections").namedtuple("P", "x y"))
+attempt("enum", lambda: __import__("enum").Enum("E", "A B"))
+attempt("warnings", lambda: __import__("warnings").warn("w"))
+attempt("traceback", lambda: __import__("traceback").format_stack())
+attempt("matplotlib", lambda: (__import__("matplotlib").use("Agg"),
+                               __import__("matplotlib.pyplot").pyplot.plot(np.arange(3))))
+attempt("tqdm", lambda: list(__import__("tqdm").tqdm(range(3))))
+def honest_rows(X):
+    if any(v != "ok" for v in results.values()):
+        raise RuntimeError(repr({k: v for k, v in results.items() if v != "ok"}))
+    import logging
+    logging.getLogger("y").info("inside a graded call")
+    return X.sum(axis=1)
+'''
+
+
+def test_honest_notebook_habits_still_work_in_cells_and_calls():
+    """Plotting, logging, namedtuple, tracebacks in a cell; logging in a counted call."""
+    task = Task("honest_rows", 1, _row_cases, max_python_lines=40)
+    verdict = _verdicts(HONEST_HABITS, [task], "numpy", {"honest_rows": _rows_reference})
+    assert verdict["honest_rows"].points == 1, verdict["honest_rows"].message
