@@ -127,6 +127,22 @@ def _python_prefixes():
     return [p for p in paths if not any(o in p.parents for o in paths)]
 
 
+def _sandbox_python():
+    """The interpreter's path as the sandbox sees it.
+
+    ``sys.executable`` may run through a symlinked folder (a checkout whose ``.venv`` links to
+    another checkout's): the sandbox binds only the real prefixes, so the same file is named
+    by its real prefix there, keeping the virtualenv (its ``pyvenv.cfg`` is found beside it)."""
+    exe = Path(sys.executable)
+    for prefix in (sys.prefix, sys.exec_prefix):
+        try:
+            rel = exe.relative_to(prefix)
+        except ValueError:
+            continue
+        return str(Path(prefix).resolve() / rel)
+    return str(exe)
+
+
 def _bubblewrap_command(job_dir, limits, uid, mode, write_fd):
     """The ``bwrap`` command line that starts the worker in its allowlist root."""
     cmd = ["bwrap", "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts",
@@ -164,7 +180,7 @@ def _bubblewrap_command(job_dir, limits, uid, mode, write_fd):
             f"--bounding-set=-all --inh-caps=-all")
     script = (f"cp -r /job/. /tmp/box/ && chown -R {uid}:{uid} /tmp/box && "
               f'exec {drop} -- "$0" -I -B worker.py "$1"')
-    return [*cmd, "sh", "-c", script, sys.executable, str(write_fd)]
+    return [*cmd, "sh", "-c", script, _sandbox_python(), str(write_fd)]
 
 
 def _bubblewrap_works():
