@@ -556,8 +556,11 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "cells_done":
-                if inputs_sent:
-                    continue  # only the first counts: the inputs go out once
+                if inputs_sent or step[0] == "cell":
+                    # Only the first counts (the inputs go out once), and never one sent from
+                    # inside a cell: that is student code, and believing it would trade the
+                    # cell's deadline and blame for the inputs' own.
+                    continue
                 inputs_sent = True
                 step = ("inputs", None)
                 step_deadline = now + 30.0
