@@ -497,6 +497,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
     finished = False
     eof = False
     inputs_sent = False
+    last_cell, calls_started = None, False
     spoke = False  # the worker sent a message of ours: it started, so student code may have run
     while True:
         now = time.monotonic()
@@ -549,8 +550,11 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
             spoke = True
             if event == "cell_start":
                 step = ("cell", int(message["cell"]))
+                last_cell = step[1]
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "cell_done":
+                if step != ("cell", message["cell"]):
+                    continue  # not the cell that is running: forged
                 if message.get("error"):
                     report.cell_errors[int(message["cell"])] = str(message["error"])[:2000]
                 step = ("between", None)
@@ -572,6 +576,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                     else:
                         selector.register(stdin_fd, selectors.EVENT_WRITE)
             elif event == "call_start":
+                calls_started = True
                 name = str(message["task"])
                 step = ("task", name)
                 step_deadline = now + task_timeouts.get(name, limits.cell_timeout) + GRACE_SECONDS
@@ -622,7 +627,14 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
     if kind == "task":
         report.task_failures[where] = f"calling it {how}"
         return ("task", where)
-    # Died between steps (e.g. the interpreter could not start): blame the next pending task.
+    if kind in ("between", "inputs") and last_cell is not None and not calls_started:
+        # Between the cells and the calls only the worker's own code runs, unless a cell lied
+        # (a forged "cell_done"/"cells_done" and then a hang) or left a thread behind: blame
+        # the last cell that started, and run again without it.
+        report.cell_errors[last_cell] = f"the cell {how} (after it or a thread it started " \
+                                        f"wrote to the grader's channel)"
+        return ("cell", last_cell)
+    # Died between calls: blame the next pending task.
     for task in tasks:
         if not any((task["function"], c) in report.calls for c in range(len(task["cases"]))):
             report.task_failures[task["function"]] = f"the sandbox {how}"
