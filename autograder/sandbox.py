@@ -560,14 +560,15 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "cells_done":
-                if inputs_sent or step[0] == "cell":
-                    # Only the first counts (the inputs go out once), and never one sent from
-                    # inside a cell: that is student code, and believing it would trade the
-                    # cell's deadline and blame for the inputs' own.
-                    continue
+                if inputs_sent:
+                    continue  # only the first counts: the inputs go out once
                 inputs_sent = True
-                step = ("inputs", None)
-                step_deadline = now + 30.0
+                if step[0] != "cell":
+                    # One sent from inside a cell is student code (a thread's, or a lie): the
+                    # cell keeps its own deadline and the blame if it hangs.  The inputs go
+                    # out all the same (they are no secret), without blocking.
+                    step = ("inputs", None)
+                    step_deadline = now + limits.cell_timeout + GRACE_SECONDS + 5.0
                 if stdin_fd is not None:
                     os.set_blocking(stdin_fd, False)
                     pending_input = _write_some(stdin_fd, memoryview(payload))
@@ -592,11 +593,13 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "done":
-                if step[0] in ("start", "cell", "inputs") or not _all_called(tasks, report):
+                if not _all_called(tasks, report):
                     # Student code can write to this channel too (it runs in the worker's
                     # process): an early "done" would end the run before the graded calls and
                     # cost the student the points of honest answers.  The real worker sends
                     # "done" only after every task was called or broken off; wait for it.
+                    # (Not gated on the step: a thread forging "cell_start" at the wrong
+                    # moment would make the real "done" look early.)
                     continue
                 finished = True
                 break
