@@ -17,6 +17,10 @@ Isolation, strongest first, each layer used where the OS allows it:
   gradebook, other students) and ``/tmp`` are covered by empty tmpfs mounts.  The submission
   runs in a fresh size-capped tmpfs as a dedicated unprivileged user id (as root) or with every
   capability dropped (as a normal user, in a user namespace).
+* Kernel layers on every level (``confine.py``, run before the worker in its process): Landlock
+  (reads on the same allowlist, writes only in the box, no TCP, scoped signals and abstract
+  sockets) and a seccomp filter (no namespaces, mounts, ptrace, BPF, io_uring, SysV IPC or
+  sockets), where the kernel has them; the first message says which applied.
 * Resource limits set by the worker before any student code: address space, CPU seconds,
   file size, open files, processes.
 * An audit hook in the worker refusing sockets, subprocesses, forks, writes outside the
