@@ -106,7 +106,7 @@ def isolation_level() -> str:
         return "rlimits"
     if _bubblewrap_works():
         return "bubblewrap"
-    base = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child"]
+    base = ["unshare", "--net", "--ipc", "--mount", "--pid", "--fork", "--kill-child"]
     probe = "mount -t tmpfs -o size=1m none /mnt 2>/dev/null || mount -t tmpfs -o size=1m none /tmp"
     for level, extra in (("namespaces-root", []), ("namespaces-user", ["--user", "--map-root-user"])):
         if level == "namespaces-root" and os.geteuid() != 0:
@@ -440,7 +440,7 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
             env = _scrubbed_env("/tmp/box")
             script = _namespace_script(level, hidden, uid, limits)
             userns = ["--user", "--map-root-user"] if level == "namespaces-user" else []
-            command = ["unshare", *userns, "--net", "--mount", "--pid", "--fork", "--kill-child",
+            command = ["unshare", *userns, "--net", "--ipc", "--mount", "--pid", "--fork", "--kill-child",
                        "--mount-proc", "sh", "-c", script, "sandbox", str(box), sys.executable,
                        str(write_fd)]
             cwd = box
