@@ -546,10 +546,12 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
             event = message["event"]
             now = time.monotonic()
             if event == "confined":
-                # Sent by confine.py before any student code; a later copy is a forgery.
-                if not spoke:
+                # Sent by confine.py before any student code; a later copy is a forgery.  It
+                # does not count as the worker speaking: a worker that dies after it (say the
+                # kernel layers keep NumPy from loading) ran no student code, so that is the
+                # grader's fault, and the preflight refuses.
+                if not spoke and not report.confinement:
                     report.confinement = _describe_confinement(message)
-                spoke = True
                 continue
             spoke = True
             if event == "cell_start":

@@ -181,6 +181,16 @@ def test_only_a_confined_message_before_any_other_is_believed():
     assert report.confinement == "Landlock ABI 7 + seccomp filter"
 
 
+def test_a_worker_that_dies_after_confining_itself_is_the_graders_fault_not_the_students():
+    # E.g. the kernel layers keep NumPy from loading on some machine: no student code ran, so
+    # nobody may be scored for it (the preflight refuses instead).
+    proc, read_fd = _fake_worker("w({'event': 'confined', 'landlock': 7, 'seccomp': True, 'reason': ''})\n"
+                                 "sys.exit(1)\n")
+    alive, elapsed, outcome, report = _supervise_in_thread(proc, read_fd, b"", remaining=30.0)
+    assert not alive and outcome is None
+    assert "before running any student code" in report.grader_fault and report.task_failures == {}
+
+
 # ------------------------------------------------------------------------------------------
 # Student-controlled names and text in every output.
 
