@@ -30,6 +30,10 @@ def _grade(args):
     except GraderFault as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
+    from autograder.batch import SANDBOX
+
+    if SANDBOX and not args.scheduler:
+        print(f"sandbox: {SANDBOX['isolation']}; kernel layers: {SANDBOX['confinement']}", file=sys.stderr)
     if not results:
         print(f"no submissions of {args.assignment} under {args.submissions} "
               f"(expected <student>/{args.assignment}/{args.assignment}.ipynb)", file=sys.stderr)
