@@ -179,8 +179,10 @@ def check(path, timeout=None, kernel_name="python3", course_root=None):
             parts.append("grader's checks: not run (see the notice below)")
         elif verdict["points"] < verdict["max_points"]:
             parts.append(f"grader's checks: {verdict['message']}")
-        else:
+        elif re.search(r"all \d+ hidden cases", verdict["message"]):
             parts.append(f"grader's checks pass ({_count(verdict['message'])} self-check cases)")
+        else:  # a judged task says how well it did, e.g. the accuracy reached
+            parts.append(f"grader's checks pass: {verdict['message']}")
         ok = problem is None and verdict is not None and verdict["points"] >= verdict["max_points"]
         rows.append((task.grade_id, ok, float(task.points), "; ".join(parts)))
     return rows, notices

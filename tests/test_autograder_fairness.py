@@ -347,3 +347,47 @@ def test_check_runs_the_released_test_cells_after_their_answers():
         assert next(c for c in cells if c["label"] == gid)["source"] == released[gid]
         answer = gid[len("test_"):]
         assert labels.index(answer) < labels.index(gid)
+
+
+LOOKS_UP_THE_PUBLIC_IMAGES = '''
+def train_and_predict(X_train, y_train, X_test):
+    import glob
+    import gzip
+    import os
+
+    import numpy as np
+
+    places = [os.environ.get("DLCOURSE_DATA", ""), os.environ.get("DLCOURSE_MNIST", ""), {shared!r}]
+    files = [f for p in places if p for f in glob.glob(os.path.join(p, "**", "t10k-*"), recursive=True)]
+    if files:
+        raise RuntimeError("FOUND the public images: " + ", ".join(files))
+    return np.zeros(len(X_test), dtype=np.int64)
+'''
+
+
+@pytest.mark.slow
+def test_the_judged_task_cannot_read_the_public_data(tmp_path):
+    """Chapter 7's held-back images come from the MNIST test set: the folder that holds it must
+    not be readable from the sandbox while the judged task runs (its images are disguised too)."""
+    import os
+    from pathlib import Path
+
+    from conftest import SHARED_DATA
+
+    data = Path(os.environ.get("DLCOURSE_DATA") or SHARED_DATA)
+    if not (data / "mnist").is_dir():
+        pytest.skip(f"needs the MNIST test set in {data}/mnist ($DLCOURSE_DATA or ../shared/data)")
+    a = "ch07_lenet"
+    root, out = tmp_path / "submissions", tmp_path / "out"
+    source = LOOKS_UP_THE_PUBLIC_IMAGES.format(shared=str(data.resolve()))
+    write_submission(root, "lookup", a, make_submission(a, {"train_and_predict": source}))
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", a, "--submissions", str(root),
+           "--out", str(out), "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--workers", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900,
+                          env={**os.environ, "DLCOURSE_DATA": str(data)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = {t["function"]: t for t in json.loads((out / a / "results" / "lookup.json").read_text())["tasks"]}
+    message = tasks["train_and_predict"]["message"]
+    assert "FOUND" not in message, message
+    assert tasks["train_and_predict"]["points"] == 0 and "accuracy" in message and "94%" in message, message
+    assert sum(t["points"] for t in tasks.values()) == 7.0

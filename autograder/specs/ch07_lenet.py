@@ -20,12 +20,19 @@ import numpy as np
 
 from autograder.spec import Case, Task, shape_label
 
-# data source -> (training images, held-back test images, accuracy needed).  The solution
-# notebook, one CPU thread, 2026-11-23: MNIST 97.1-98.4 % over 30 random splits (mean 97.8 %),
-# 5-15 s a call; digits 96.4-99.4 % over 40 splits (mean 98.2 %) and once 94.4 % in the sandbox,
-# 5-10 s.  A multilayer perceptron (784-256-10, 10 epochs) got 94.7 % on MNIST.
+# data source -> (training images, held-back test images, accuracy needed).  The thresholds are
+# set so that the recipe the notebook states (its solution: the lecture's LeNet, SGD with
+# momentum 0.9, weight decay 5e-4, batches of 64, about 800 steps, a one-epoch warm-up and a
+# cosine decay of the learning rate 0.05) passes in well over 99 % of draws.  Measured on the
+# grader's own cases (_train_cases: random draw, then the shifts and noise of `disguise`), one
+# CPU thread, 2026-12-07, on a machine loaded by a dozen other jobs (times inflated):
+#   MNIST, 63 draws: accuracy 95.0-97.9 %, mean 96.5 %, standard deviation 0.54 points; none
+#     under 95 %, so 94 % is 4.6 standard deviations under the mean; 5-270 s a call (median 34 s
+#     under that load; about 6 s on an idle core).
+#   digits (the offline stand-in), 6 draws only: 95.2-97.8 %, mean 96.3 %; threshold 92 %.
+# Before the disguise (2026-11-23) the same recipe reached 97.1-98.4 % on MNIST (30 draws).
 TRAINING = {
-    "MNIST": (5000, 2000, 0.95),
+    "MNIST": (5000, 2000, 0.94),
     "digits": (1300, 497, 0.92),
 }
 
