@@ -121,7 +121,7 @@ def run_mnist(name, splits, cfg, progress, limit=None):
     if limit:
         Xtr, ytr = Xtr[:limit], ytr[:limit]
     torch.manual_seed(0)
-    model = SMALL_MODELS[name]()
+    model = SMALL_MODELS[name](**cfg.get("model", {}))
     counted = complexity(model, (1, 1, 28, 28))
     shift = cfg["shift"]
     augment = (lambda X: random_shift(X, shift)) if shift else None

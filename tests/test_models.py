@@ -310,3 +310,13 @@ def test_complexity_leaves_the_models_mode_and_weights_alone():
     assert model.training
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])  # no running-statistics update either
+
+
+@pytest.mark.parametrize("factory", [NiN.small, GoogLeNet.small, lambda **kw: VGG.small(**kw)])
+def test_batch_norm_option_puts_a_batch_norm_after_every_convolution(factory):
+    plain, bn = factory(batch_norm=False), factory(batch_norm=True)
+    convs = [m for m in bn.modules() if isinstance(m, nn.Conv2d)]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in bn.modules()) == len(convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    assert all(c.bias is not None for c in plain.modules() if isinstance(c, nn.Conv2d))
+    assert bn(torch.randn(2, 1, 28, 28)).shape == (2, 10)

@@ -35,15 +35,18 @@ def spatial_size(layers, size):
 
 
 def init_weights(model):
-    """He (Kaiming) normal initialization for convolutions (fan-out, ReLU gain; He et al. 2015, as
-    torchvision's VGG and ResNet), zero biases, batch norms at scale 1 / shift 0, dense layers
-    Xavier-uniform (d2l's choice for these chapters).  With it the plain (batch-norm-free) deep
-    networks start with activations of the same scale in every layer and train with plain SGD;
-    PyTorch's default (``kaiming_uniform_(a=sqrt(5))``, a third of the variance) makes VGG and NiN
-    stall for epochs."""
+    """He (Kaiming) normal initialization for convolutions (variance ``2 / fan_in``, He et al. 2015),
+    zero biases, batch norms at scale 1 / shift 0, dense layers Xavier-uniform (d2l's choice for
+    these chapters).  With it the plain (batch-norm-free) deep networks start with activations of
+    the same scale in every layer and train with SGD.  Not torchvision's ``fan_out`` mode: that
+    preserves the scale of the gradients instead, and in GoogLeNet, whose 1x1 "reduce"
+    convolutions have far fewer outputs than inputs, it multiplies the activations' scale by
+    about 1.5 per inception block (x200 at the logits), so the plain network never starts
+    learning; PyTorch's default (``kaiming_uniform_(a=sqrt(5))``, a third of the variance) shrinks
+    them instead."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):

@@ -69,9 +69,12 @@ INCEPTION_TABLE = {
 as printed -- see the module docstring for how they compare with the counted figures."""
 
 
-def _conv_relu(in_channels, out_channels, kernel_size, padding=0, stride=1):
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding),
-                         nn.ReLU(inplace=True))
+def _conv_relu(in_channels, out_channels, kernel_size, padding=0, stride=1, batch_norm=False):
+    """conv + ReLU, or conv (no bias) + batch norm + ReLU (Inception-BN)."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=not batch_norm)
+    if batch_norm:
+        return nn.Sequential(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+    return nn.Sequential(conv, nn.ReLU(inplace=True))
 
 
 class Inception(nn.Module):
@@ -79,17 +82,21 @@ class Inception(nn.Module):
 
     ``c1``: channels of the 1x1 branch (``b1``); ``c2 = (reduce, out)``: the 1x1 -> 3x3 branch
     (``b2``); ``c3 = (reduce, out)``: the 1x1 -> 5x5 branch (``b3``); ``c4``: the 1x1 after the
-    3x3/1 max pool (``b4``).  Each convolution has a bias and a ReLU.
+    3x3/1 max pool (``b4``).  Each convolution has a bias and a ReLU; with ``batch_norm``, a batch
+    norm instead of the bias, before the ReLU (Inception-BN, "v2").
     """
 
-    def __init__(self, in_channels, c1, c2, c3, c4):
+    def __init__(self, in_channels, c1, c2, c3, c4, batch_norm=False):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = c1 + c2[1] + c3[1] + c4
-        self.b1 = _conv_relu(in_channels, c1, 1)
-        self.b2 = nn.Sequential(_conv_relu(in_channels, c2[0], 1), _conv_relu(c2[0], c2[1], 3, padding=1))
-        self.b3 = nn.Sequential(_conv_relu(in_channels, c3[0], 1), _conv_relu(c3[0], c3[1], 5, padding=2))
-        self.b4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), _conv_relu(in_channels, c4, 1))
+        bn = batch_norm
+        self.b1 = _conv_relu(in_channels, c1, 1, batch_norm=bn)
+        self.b2 = nn.Sequential(_conv_relu(in_channels, c2[0], 1, batch_norm=bn),
+                                _conv_relu(c2[0], c2[1], 3, padding=1, batch_norm=bn))
+        self.b3 = nn.Sequential(_conv_relu(in_channels, c3[0], 1, batch_norm=bn),
+                                _conv_relu(c3[0], c3[1], 5, padding=2, batch_norm=bn))
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), _conv_relu(in_channels, c4, 1, batch_norm=bn))
 
     def forward(self, x):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -102,7 +109,8 @@ class GoogLeNet(nn.Module):
 
     ``width``: every channel count of the stem and of :data:`INCEPTION_CONFIGS` times this factor
     (rounded, at least 1); ``stem``: ``(kernel, stride, padding)`` of the first convolution
-    (``(7, 2, 3)``); ``dropout``: before the dense layer (0.4).
+    (``(7, 2, 3)``); ``dropout``: before the dense layer (0.4); ``batch_norm``: every convolution
+    followed by a batch norm (Inception-BN, the lecture's "v2"; default False, the paper's network).
 
     Modules, in order: ``conv1``, ``pool1``, ``conv2_reduce``, ``conv2``, ``pool2``,
     ``inception3a``, ``inception3b``, ``pool3``, ``inception4a`` ... ``inception4e``, ``pool4``,
@@ -110,7 +118,7 @@ class GoogLeNet(nn.Module):
     (:meth:`dlcourse.models.ComplexityTable.group` gives one row each).
     """
 
-    def __init__(self, num_classes=1000, in_channels=3, width=1.0, stem=(7, 2, 3), dropout=0.4):
+    def __init__(self, num_classes=1000, in_channels=3, width=1.0, stem=(7, 2, 3), dropout=0.4, batch_norm=False):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width!r}")
@@ -120,16 +128,17 @@ class GoogLeNet(nn.Module):
             return max(1, int(round(c * width)))
 
         k, s, p = stem
-        self.conv1 = _conv_relu(in_channels, w(64), k, padding=p, stride=s)
+        bn = batch_norm
+        self.conv1 = _conv_relu(in_channels, w(64), k, padding=p, stride=s, batch_norm=bn)
         self.pool1 = nn.MaxPool2d(3, 2, padding=1)
-        self.conv2_reduce = _conv_relu(w(64), w(64), 1)
-        self.conv2 = _conv_relu(w(64), w(192), 3, padding=1)
+        self.conv2_reduce = _conv_relu(w(64), w(64), 1, batch_norm=bn)
+        self.conv2 = _conv_relu(w(64), w(192), 3, padding=1, batch_norm=bn)
         self.pool2 = nn.MaxPool2d(3, 2, padding=1)
         c = w(192)
         for stage, names in (("3", "ab"), ("4", "abcde"), ("5", "ab")):
             for letter in names:
                 c1, (r2, c2), (r3, c3), c4 = INCEPTION_CONFIGS[stage + letter]
-                block = Inception(c, w(c1), (w(r2), w(c2)), (w(r3), w(c3)), w(c4))
+                block = Inception(c, w(c1), (w(r2), w(c2)), (w(r3), w(c3)), w(c4), batch_norm=bn)
                 self.add_module(f"inception{stage}{letter}", block)
                 c = block.out_channels
             if stage != "5":

@@ -21,14 +21,18 @@ from dlcourse.models._common import check_images, init_weights
 __all__ = ["NiN", "nin_block"]
 
 
-def nin_block(in_channels, out_channels, kernel_size, stride=1, padding=0):
+def nin_block(in_channels, out_channels, kernel_size, stride=1, padding=0, batch_norm=False):
     """``conv(kernel_size, stride, padding)``, ReLU, then twice (1x1 conv, ReLU), all with
-    ``out_channels``: ``(N, in_channels, H, W) -> (N, out_channels, H', W')``."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 1), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 1), nn.ReLU(inplace=True),
-    )
+    ``out_channels``: ``(N, in_channels, H, W) -> (N, out_channels, H', W')``.  ``batch_norm``: a
+    batch norm between each convolution and its ReLU (the convolutions then have no bias)."""
+    layers = []
+    for i, (k, s, p) in enumerate([(kernel_size, stride, padding), (1, 1, 0), (1, 1, 0)]):
+        layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, k, stride=s, padding=p,
+                                bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
 
 
 class NiN(nn.Module):
@@ -37,7 +41,8 @@ class NiN(nn.Module):
 
     ``channels``: the three feature blocks' widths (``(96, 256, 384)``); ``kernels``: their
     ``(kernel, stride, padding)`` (``((11, 4, 0), (5, 1, 2), (3, 1, 1))``); ``dropout``: before the
-    classifying block (0.5).  The classifying block is ``nin_block(channels[-1], num_classes, 3,
+    classifying block (0.5); ``batch_norm``: batch norm after every convolution (not in the
+    paper; chapter 12's remedy, which the CPU-sized variant uses).  The classifying block is ``nin_block(channels[-1], num_classes, 3,
     padding=1)``, followed by a global average pool and a flatten.
 
     Modules: ``block1``, ``pool1``, ``block2``, ``pool2``, ``block3``, ``pool3``, ``dropout``,
@@ -45,18 +50,18 @@ class NiN(nn.Module):
     """
 
     def __init__(self, num_classes=1000, in_channels=3, channels=(96, 256, 384),
-                 kernels=((11, 4, 0), (5, 1, 2), (3, 1, 1)), dropout=0.5):
+                 kernels=((11, 4, 0), (5, 1, 2), (3, 1, 1)), dropout=0.5, batch_norm=False):
         super().__init__()
         if len(channels) != 3 or len(kernels) != 3:
             raise ValueError(f"channels and kernels must each describe 3 blocks, got {channels!r} and {kernels!r}")
         self.in_channels = in_channels
         c = in_channels
         for i, (out, (k, s, p)) in enumerate(zip(channels, kernels), start=1):
-            self.add_module(f"block{i}", nin_block(c, out, k, s, p))
+            self.add_module(f"block{i}", nin_block(c, out, k, s, p, batch_norm))
             self.add_module(f"pool{i}", nn.MaxPool2d(3, 2))
             c = out
         self.dropout = nn.Dropout(dropout)
-        self.block4 = nin_block(c, num_classes, 3, 1, 1)
+        self.block4 = nin_block(c, num_classes, 3, 1, 1, batch_norm)
         self.gap = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         init_weights(self)
