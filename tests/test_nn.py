@@ -447,6 +447,8 @@ def _architectures():
         "inception-block": lambda: torch.nn.Sequential(models.Inception(1, 2, (2, 3), (1, 2), 2), torch.nn.AdaptiveAvgPool2d(1),
                                                        torch.nn.Flatten(), torch.nn.Linear(9, 10)),
         "googlenet-small": lambda: models.GoogLeNet.small(),
+        "nin-bn-small": lambda: models.NiN.small(batch_norm=True),
+        "googlenet-bn-small": lambda: models.GoogLeNet.small(batch_norm=True),
         "residual-block": lambda: torch.nn.Sequential(models.Residual(1, 4, stride=2), models.Residual(4),
                                                       torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10)),
         "resnet-small": lambda: models.ResNet.small(),
@@ -454,7 +456,8 @@ def _architectures():
 
 
 ARCHITECTURES = ["lenet-modern", "lenet-1998", "bn-lenet", "alexnet-small", "vgg-small", "vgg-block", "nin-small",
-                 "nin-block", "inception-block", "googlenet-small", "residual-block", "resnet-small"]
+                 "nin-block", "inception-block", "googlenet-small", "nin-bn-small", "googlenet-bn-small", "residual-block",
+                 "resnet-small"]
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
