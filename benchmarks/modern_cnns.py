@@ -55,21 +55,27 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Settings per network, chosen on the validation set.  "shift": random whole-pixel shifts of up to
-# that many pixels (dlcourse.augment.random_shift, edge pixels repeated); the LeNet pair shares one
-# setting so the comparison measures batch normalization alone.
+# Settings per network, chosen on the validation set (short runs).  "shift": random whole-pixel
+# shifts of up to that many pixels (dlcourse.augment.random_shift, edge pixels repeated); "model":
+# arguments for the network's small() factory.
+#
+# The LeNet pair shares one setting so the comparison measures batch normalization alone: a
+# constant learning rate (as d2l compares them), since a cosine schedule lifts both networks at its
+# end and hides how fast each learns; plain LeNet is the control here (chapter 7's tuned recipe is
+# benchmarks/lenet_mnist.py).  AlexNet: dropout 0.3 and lr 0.005 -- with the paper's 0.5 and
+# lr 0.01-0.02 the 256-unit dense layers stalled near 30 % validation accuracy after 3 epochs.
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
-    "lenet": dict(COMMON, epochs=10, lr=0.05),
-    "bn-lenet": dict(COMMON, epochs=10, lr=0.05),
-    "alexnet": dict(COMMON, epochs=10, lr=0.02),
+    "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
+    "bn-lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
+    "alexnet": dict(COMMON, epochs=10, lr=0.005, model=dict(dropout=0.3)),
     "vgg": dict(COMMON, epochs=10, lr=0.02),
     "nin": dict(COMMON, epochs=12, lr=0.05),
     "googlenet": dict(COMMON, epochs=10, lr=0.05),
     "resnet": dict(COMMON, epochs=12, lr=0.1),
 }
 TARGETS = {name: dict(test_acc=0.988, seconds=120) for name in CONFIGS}
-TARGETS["lenet"] = dict(test_acc=0.985, seconds=120)
+TARGETS["lenet"] = dict(test_acc=None, seconds=120)  # the control of the batch-norm comparison
 TARGETS["bn-lenet"] = dict(test_acc=0.985, seconds=120)
 TARGETS["resnet"] = dict(test_acc=0.992, seconds=120)
 
@@ -140,7 +146,7 @@ def run_mnist(name, splits, cfg, progress, limit=None):
         seconds_per_epoch=round(seconds / cfg["epochs"], 2), val_acc=hist["val_acc"][-1], test_acc=test_acc,
         epochs_to_val_985=first_epoch_reaching(hist["val_acc"], 0.985),
         target_test_acc=target["test_acc"], target_seconds=target["seconds"],
-        met=bool(test_acc >= target["test_acc"] and seconds <= target["seconds"]),
+        met=bool((target["test_acc"] is None or test_acc >= target["test_acc"]) and seconds <= target["seconds"]),
         load_average_before=load_before, load_average_after=load_average(),
         history={k: [round(v, 5) for v in vals] for k, vals in hist.items()},
     )
@@ -217,8 +223,8 @@ def report(name, r):
     if "target_test_acc" in r:
         print(f"{name:10s} {r['params']:>8,} params {r['macs'] / 1e6:6.2f} M MACs  {r['epochs']:2d} epochs "
               f"{r['train_seconds']:7.1f} s ({r['seconds_per_epoch']:.1f} s/epoch, CPU {r['cpu_seconds']:.0f} s)  validation {100 * r['val_acc']:.2f} %  "
-              f"test {100 * r['test_acc']:.2f} %  [target >= {100 * r['target_test_acc']:.1f} % in "
-              f"{r['target_seconds']} s: {'met' if r['met'] else 'MISSED'}]", flush=True)
+              f"test {100 * r['test_acc']:.2f} %  [target " + (f">= {100 * r['target_test_acc']:.1f} % " if r["target_test_acc"] else "")
+              + f"in {r['target_seconds']} s: {'met' if r['met'] else 'MISSED'}]", flush=True)
     else:
         print(f"{name:10s} Fashion-MNIST, {r['device']}: test {100 * r['test_acc']:.2f} % in {r['train_seconds']:.0f} s", flush=True)
 
@@ -265,10 +271,13 @@ def main(argv=None):
         pair = results["models"]
         if "lenet" in pair and "bn-lenet" in pair:
             plain, bn = pair["lenet"]["epochs_to_val_985"], pair["bn-lenet"]["epochs_to_val_985"]
+            # Not reached in E epochs means "more than E": then at most half needs 2 * bn <= E + 1.
+            plain_at_least = plain if plain is not None else pair["lenet"]["epochs"] + 1
             results["batch_norm_comparison"] = dict(
-                level=0.985, epochs_lenet=plain, epochs_bn_lenet=bn,
-                met=bool(bn is not None and (plain is None or 2 * bn <= plain)),
-                note="first epoch with validation accuracy >= 98.5 %, same settings for both; None: not reached")
+                level=0.985, epochs_lenet=plain, epochs_bn_lenet=bn, epochs_run=pair["lenet"]["epochs"],
+                met=bool(bn is not None and 2 * bn <= plain_at_least),
+                note="first epoch with validation accuracy >= 98.5 %, same settings for both; "
+                     "None: not reached in epochs_run epochs")
             print(f"98.5 % validation accuracy after {plain} epochs (LeNet) and {bn} (batch-norm LeNet): "
                   f"{'met' if results['batch_norm_comparison']['met'] else 'MISSED'} (target: at most half)")
     else:
