@@ -13,7 +13,7 @@ from twins import conv2d_cases, draw_arrays, pool_cases
 from dlcourse import nn as npnn
 from dlcourse import numpy_ops as ops
 from dlcourse.gradcheck import numerical_gradient, relative_error
-from dlcourse.optim import SGD, Adam
+from dlcourse.optim import Adam
 
 F64 = np.float64
 
