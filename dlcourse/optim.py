@@ -17,6 +17,8 @@ constant learning rate ``v = -eps * b`` and the two produce identical weights (a
 They differ only if the learning rate changes mid-training: here the old velocity keeps the step
 size it was taken with, in PyTorch it is rescaled by the new rate.
 
+:class:`Adam` (Kingma and Ba, 2015) is ``torch.optim.Adam``'s rule on the same kind of dict.
+
 :func:`clip_grad_norm` (chapters 14-16) rescales a set of gradients so their global norm is at
 most ``max_norm`` before the step, as ``torch.nn.utils.clip_grad_norm_``: the cure for the
 exploding gradients of recurrent networks trained through long sequences.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SGD", "sgd_step", "clip_grad_norm"]
+__all__ = ["SGD", "sgd_step", "Adam", "clip_grad_norm"]
 
 
 def _check_same_keys(params, grads):
@@ -88,6 +90,56 @@ class SGD:
     def step(self, grads):
         """Apply one update with ``grads`` (``name -> dL/dw``, the minibatch mean)."""
         sgd_step(self.params, grads, self.velocities, self.lr, self.momentum, self.weight_decay)
+
+
+class Adam:
+    """Adam on a dict of NumPy parameters, as ``torch.optim.Adam`` (``amsgrad=False``).
+
+    For every parameter ``w`` with gradient ``g``, step ``t = 1, 2, ...``::
+
+        g <- g + weight_decay * w                          (L2 penalty, torch's weight_decay)
+        m <- b1 * m + (1 - b1) * g                         (running mean of the gradients)
+        v <- b2 * v + (1 - b2) * g**2                      (running mean of their squares)
+        w <- w - lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
+
+    Dividing by ``sqrt(v)`` gives every parameter its own step size, about ``lr`` whatever the
+    gradient's scale; the ``1 - b**t`` factors undo the bias of ``m`` and ``v`` starting at zero.
+    ``params`` are updated **in place** by :meth:`step` (same contract as :class:`SGD`).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr!r}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        for name, w in params.items():
+            if not (isinstance(w, np.ndarray) and np.issubdtype(w.dtype, np.floating)):
+                raise TypeError(f"params[{name!r}] must be a floating np.ndarray (updated in place), got {type(w).__name__}")
+        self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, tuple(betas), eps, weight_decay
+        self.m = {name: np.zeros_like(w) for name, w in params.items()}
+        self.v = {name: np.zeros_like(w) for name, w in params.items()}
+        self.t = 0
+
+    def step(self, grads):
+        """Apply one update with ``grads`` (``name -> dL/dw``, the minibatch mean)."""
+        _check_same_keys(self.params, grads)
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        for name, w in self.params.items():
+            g = np.asarray(grads[name], dtype=w.dtype)
+            if self.weight_decay:
+                g = g + self.weight_decay * w
+            m, v = self.m[name], self.v[name]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            w -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
 
 
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):

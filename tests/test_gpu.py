@@ -121,6 +121,55 @@ def test_device_returns_cuda_when_a_gpu_is_present():
     assert dlcourse.device().type == "cuda"
 
 
+# --- the modern CNNs (chapters 8-13) at full size on CUDA -----------------------------------------
+
+def _full_size_models():
+    from dlcourse import models
+
+    return {
+        "lenet": (lambda: models.LeNet(), (1, 28)),
+        "bn-lenet": (lambda: models.BNLeNet(), (1, 28)),
+        "alexnet": (lambda: models.AlexNet(), (3, 224)),
+        "vgg11": (lambda: models.vgg11(), (3, 224)),
+        "vgg16": (lambda: models.vgg16(), (3, 224)),
+        "nin": (lambda: models.NiN(), (3, 224)),
+        "googlenet": (lambda: models.GoogLeNet(), (3, 224)),
+        "resnet18": (lambda: models.resnet18(), (3, 224)),
+        "resnet34": (lambda: models.resnet34(), (3, 224)),
+    }
+
+
+MODEL_NAMES = ["lenet", "bn-lenet", "alexnet", "vgg11", "vgg16", "nin", "googlenet", "resnet18", "resnet34"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_runs_forward_and_backward_on_cuda_at_full_size(name):
+    factory, (channels, size) = _full_size_models()[name]
+    torch.manual_seed(0)
+    model = factory().to(CUDA).train()
+    X = torch.randn(4, channels, size, size, device=CUDA)
+    y = torch.randint(0, 10, (4,), device=CUDA)
+    logits = model(X)
+    assert logits.device.type == "cuda" and logits.shape[0] == 4
+    F.cross_entropy(logits, y).backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.device.type == "cuda", pname
+        assert torch.isfinite(p.grad).all(), pname
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["lenet", "bn-lenet", "alexnet", "vgg", "nin", "googlenet", "resnet"])
+def test_small_models_give_the_same_logits_on_cuda_as_on_the_cpu(name, no_tf32):
+    from dlcourse.models import SMALL_MODELS
+
+    torch.manual_seed(0)
+    model = SMALL_MODELS[name]().double().eval()
+    X = torch.randn(5, 1, 28, 28, dtype=torch.float64)
+    expected = model(X)
+    torch.testing.assert_close(model.to(CUDA)(X.to(CUDA)).cpu(), expected, rtol=1e-9, atol=1e-9)
+
 # --- the recurrent twins on CUDA (chapters 14-16) -------------------------------------------------
 
 RECURRENT = {"rnn": (torch.nn.RNN, 1), "lstm": (torch.nn.LSTM, 4), "gru": (torch.nn.GRU, 3)}
