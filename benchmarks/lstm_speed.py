@@ -43,6 +43,9 @@ def _parse():
     p.add_argument("--D", type=int, default=64)
     p.add_argument("--H", type=int, default=256)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "lstm_speed.json"))
+    p.add_argument("--no-single-thread", action="store_true",
+                   help="skip the extra 1-thread run (recorded under 'single_thread': on a loaded machine "
+                        "2-thread BLAS/OpenMP runs suffer far more from preemption than 1-thread ones)")
     return p.parse_args()
 
 
@@ -175,6 +178,21 @@ def main():
           f"{result['numpy_vs_torch_forward_backward']:.2f}x (goal <= 3x: "
           f"{'met' if result['goal_within_3x'] else 'NOT met'}); torch twin / nn.LSTM "
           f"{result['torch_twin_vs_torch_forward_backward']:.2f}x")
+    if not ARGS.no_single_thread and ARGS.threads != 1:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            single = Path(tmp) / "single.json"
+            cmd = [sys.executable, __file__, "--threads", "1", "--no-single-thread", "--repeats", str(ARGS.repeats),
+                   "--T", str(T), "--N", str(N), "--D", str(D), "--H", str(H), "--out", str(single)]
+            print("... again with 1 thread", flush=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            one = json.loads(single.read_text())
+        result["single_thread"] = {key: one[key] for key in (
+            "ms", "numpy_vs_torch_forward", "numpy_vs_torch_forward_backward", "torch_twin_vs_torch_forward_backward")}
+        result["single_thread"]["load_average_at_end"] = one["machine"]["load_average_at_end"]
+        print(f"1 thread: NumPy / torch forward {one['numpy_vs_torch_forward']:.2f}x, forward+backward "
+              f"{one['numpy_vs_torch_forward_backward']:.2f}x")
     out = Path(ARGS.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
