@@ -79,6 +79,7 @@ class CallResult:
     array: np.ndarray | None = None
     error: str | None = None
     forbidden: list | None = None
+    inputs: list | None = None  # digests of the input arrays after the call (see the worker)
 
 
 @dataclass
@@ -342,6 +343,7 @@ def _encode_cases(tasks, default_call_timeout):
             "forbidden_ops": list(task.forbidden_ops),
             "max_python_lines": task.max_python_lines,
             "inputs_must_not_change": task.inputs_must_not_change,
+            "tuple_output": bool(getattr(task, "output_names", ())),
             "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs)),
                        "count_lines": bool(c.count_lines)} for c in cases],
         })
@@ -416,6 +418,8 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
             "tasks": tasks,
             "skip_cells": sorted(skip_cells),
             "cell_timeout": limits.cell_timeout,
+            # Thread ids are then handed out to the worker alone, in order (see the worker).
+            "own_pid_namespace": level != "rlimits",
             "limits": {
                 "memory_bytes": limits.memory_bytes,
                 "cpu_seconds": int(limits.notebook_timeout) + 5,
@@ -589,10 +593,11 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 step_deadline = now + task_timeouts.get(name, limits.cell_timeout) + GRACE_SECONDS
             elif event == "call_done":
                 name = str(message["task"])
-                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
-                if message.get("npy"):
+                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"),
+                                    inputs=message.get("inputs"))
+                if message.get("npy") is not None:
                     try:
-                        result.array = _load_npy(base64.b64decode(message["npy"], validate=True))
+                        result.array = _load_result(message["npy"])
                     except (ValueError, OSError, TypeError, MemoryError, RecursionError):
                         result.error = "returned something that is not an array of numbers"
                 report.calls[(name, int(message["case"]))] = result
@@ -698,8 +703,9 @@ _FIELDS = {  # event -> {field: allowed types}; every message is checked before 
     "cell_done": {"cell": (int,), "error": (str, type(None))},
     "cells_done": {},
     "call_start": {"task": (str,), "case": (int,)},
-    "call_done": {"task": (str,), "case": (int,), "npy": (str, type(None)),
-                  "error": (str, type(None)), "forbidden": (list, type(None))},
+    "call_done": {"task": (str,), "case": (int,), "npy": (str, list, type(None)),
+                  "error": (str, type(None)), "forbidden": (list, type(None)),
+                  "inputs": (list, type(None))},
     "done": {},
     "confined": {"landlock": (int,), "seccomp": (bool,), "reason": (str,)},
 }
@@ -716,7 +722,33 @@ def _well_formed(message) -> bool:
         if isinstance(value, int) and not 0 <= value < 10**6:
             return False
     forbidden = message.get("forbidden")
-    return forbidden is None or all(isinstance(f, str) for f in forbidden)
+    if forbidden is not None and not all(isinstance(f, str) for f in forbidden):
+        return False
+    inputs = message.get("inputs")  # digests of the input arrays after the call
+    if inputs is not None and (len(inputs) > 10_000 or not all(isinstance(d, str) and len(d) <= 128
+                                                              for d in inputs)):
+        return False
+    return _npy_well_formed(message.get("npy"))
+
+
+MAX_PARTS = 32  # elements of a tuple result, and of a tuple inside it (as the worker's)
+
+
+def _npy_well_formed(npy, depth=0):
+    """A result is one ``.npy`` (base64 text) or, for a tuple, a list of at most
+    :data:`MAX_PARTS` of them, nested at most one level (``[Y, [h_T, c_T]]``)."""
+    if npy is None or isinstance(npy, str):
+        return depth == 0 or npy is not None
+    if not isinstance(npy, list) or depth > 1 or len(npy) > MAX_PARTS:
+        return False
+    return all(_npy_well_formed(part, depth + 1) for part in npy)
+
+
+def _load_result(npy):
+    """The array, or tuple of arrays (nested as sent), of a well-formed ``npy`` field."""
+    if isinstance(npy, list):
+        return tuple(_load_result(part) for part in npy)
+    return _load_npy(base64.b64decode(npy, validate=True))
 
 
 def _load_npy(raw: bytes) -> np.ndarray:
