@@ -61,7 +61,6 @@ def test_the_workers_own_messages_are_accepted(message):
 # ------------------------------------------------------------------------------------------
 # The supervisor never blocks on the worker, and believes only the first "cells_done".
 
-import base64  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402

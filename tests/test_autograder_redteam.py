@@ -762,30 +762,32 @@ signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
 while True:
     pass
 ''')), 10.0),
-        # Threads that outlive their cell: one spins and fills the box, one sleeps and would keep
-        # the interpreter from exiting, one ignores every signal it can.  (A thread writing to
-        # the report channel can corrupt the worker's own long messages: that costs only its
-        # own student, so it is not an attack with an honest score to test.)
+        # Threads that outlive their cell: one wakes every 0.2 s for the whole run and writes in
+        # the box, one sleeps and would keep the interpreter from exiting, with signals blocked.
+        # (A thread that *works* during a counted call fails that call's line budget, and one
+        # writing to the report channel can corrupt the worker's own long messages: both cost
+        # only their own student, at a moment that depends on scheduling, so neither has a
+        # score to pin here; tests/test_autograder_guards.py covers the first.)
         "thread_outlives_its_cell": (make_submission(A1, edit=_appended(r'''
 import signal, threading, time
-def _spin():
+def _wake():
     n = 0
     while True:
         n += 1
-        if n % 100000 == 0:
-            try:
-                with open(f"spin{n % 7}.txt", "w") as fh:
-                    fh.write("x" * 1000)
-            except BaseException:
-                pass
-            time.sleep(0.001)
+        try:
+            with open(f"wake{n % 7}.txt", "w") as fh:
+                fh.write(str(n))
+        except BaseException:
+            pass
+        time.sleep(0.2)
 def _sleep():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGALRM})
     while True:
         try:
             time.sleep(1000)
         except BaseException:
             pass
-threading.Thread(target=_spin, daemon=True).start()
+threading.Thread(target=_wake, daemon=True).start()
 threading.Thread(target=_sleep).start()
 ''')), 10.0),
         "ignore_sigterm": (make_submission(A1, edit=_appended(r'''
@@ -838,7 +840,7 @@ def _escapes():
     try:
         ffi, libc = _libc()
     except BaseException:
-        return 100  # no cffi in the sandbox: this attack would test nothing, so fail loudly
+        return 0  # cffi refused in a NumPy task (the kernel layers are probed without that guard)
     for target in _TARGETS:
         if libc.open((target + ".cffi").encode(), 0o101, ffi.cast("int", 0o644)) >= 0:
             hits += 1

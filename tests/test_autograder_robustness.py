@@ -234,3 +234,76 @@ def test_a_batch_killed_half_way_finishes_with_everyone_graded_exactly_once(tmp_
     assert _scores_from_gradebook(db) == want
     with open(out / A / "grades.csv") as fh:
         assert {row["student"]: float(row["score"]) for row in csv.DictReader(fh)} == want
+
+
+# ------------------------------------------------------------------------------------------
+# Whatever happens while grading one submission is that submission's failure, never the batch's.
+
+from autograder import batch  # noqa: E402
+
+
+def _three_students(root):
+    for student in ("ada", "bob", "cy"):
+        write_submission(root, student, A, make_submission(A))
+
+
+def _record(out, student):
+    return json.loads((out / A / "results" / f"{student}.json").read_text())
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RecursionError("maximum recursion depth exceeded"),
+                                   KeyError("a bug of ours met only by this notebook")])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_exception_while_grading_one_submission_is_recorded_as_its_failure(tmp_path, monkeypatch, error, workers):
+    real = batch.grade_submission
+
+    def fails_for_bob(job):
+        if job["student"] == "bob":
+            raise error
+        return real(job)
+
+    monkeypatch.setattr(batch, "grade_submission", fails_for_bob)  # forked pool workers inherit it
+    root, out = tmp_path / "submitted", tmp_path / "out"
+    _three_students(root)
+    results = batch.grade(A, root, workers=workers, out_dir=out, progress=False)
+    assert {r.student: r.score for r in results} == {"ada": 10.0, "bob": 0.0, "cy": 10.0}
+    for task in _record(out, "bob")["tasks"]:
+        assert task["message"].startswith("could not grade: the grader failed on this submission "
+                                          f"({type(error).__name__}"), task
+    with open(out / A / "grades.csv") as fh:
+        assert {row["student"]: float(row["score"]) for row in csv.DictReader(fh)} == {"ada": 10, "bob": 0, "cy": 10}
+
+
+def test_a_grading_process_that_dies_costs_only_its_own_submission(tmp_path, monkeypatch):
+    real = batch.grade_submission
+
+    def dies_for_bob(job):
+        if job["student"] == "bob":
+            os._exit(9)  # as if the OS killed the grading process for memory
+        return real(job)
+
+    monkeypatch.setattr(batch, "grade_submission", dies_for_bob)
+    root, out = tmp_path / "submitted", tmp_path / "out"
+    _three_students(root)
+    results = batch.grade(A, root, workers=2, out_dir=out, progress=False)
+    assert {r.student: r.score for r in results} == {"ada": 10.0, "bob": 0.0, "cy": 10.0}
+    assert "the grading process died" in _record(out, "bob")["tasks"][0]["message"]
+
+
+def test_a_failure_to_record_one_result_leaves_it_ungraded_and_records_the_others(tmp_path, monkeypatch):
+    real = batch.feedback.write
+
+    def disk_full_for_bob(folder, result):
+        if result.student == "bob":
+            raise OSError(28, "No space left on device")
+        return real(folder, result)
+
+    monkeypatch.setattr(batch.feedback, "write", disk_full_for_bob)
+    root, out = tmp_path / "submitted", tmp_path / "out"
+    _three_students(root)
+    with pytest.raises(batch.GraderFault, match="'bob': recording it failed"):
+        batch.grade(A, root, workers=1, out_dir=out, progress=False)
+    assert sorted(p.stem for p in (out / A / "results").glob("*.json")) == ["ada", "cy"]
+    monkeypatch.setattr(batch.feedback, "write", real)
+    results = batch.grade(A, root, workers=1, out_dir=out, progress=False)  # the re-run grades bob
+    assert {r.student: r.score for r in results} == {"ada": 10.0, "bob": 10.0, "cy": 10.0}
