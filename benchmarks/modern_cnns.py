@@ -203,8 +203,11 @@ def update_file(out, results):
     """Merge ``results`` into the results file ``out`` under a lock: its models replaced or added, the
     batch-norm comparison recomputed when both LeNets are present, each run's header kept in ``runs``."""
     import fcntl
+    import hashlib
+    import tempfile
 
-    with open(out.with_suffix(".lock"), "w") as lock:
+    lock_path = Path(tempfile.gettempdir()) / f"modern_cnns-{hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = json.loads(out.read_text()) if out.exists() else {}
         if old.get("dataset", results["dataset"]) != results["dataset"]:
