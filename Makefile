@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system book test test-gpu release benchmark clean
+.PHONY: setup system book test test-gpu release benchmark benchmark-gpu clean
 
 # System packages (bubblewrap, PostgreSQL) are checked on every run: a fast no-op once present.
 setup: system $(STAMP)
@@ -38,7 +38,16 @@ release: setup
 benchmark: setup
 	$(PY) benchmarks/conv_speed.py
 	$(PY) benchmarks/lenet_mnist.py
+	$(PY) benchmarks/modern_cnns.py
+	$(PY) benchmarks/numpy_resnet.py
+	$(PY) benchmarks/lstm_speed.py
+	$(PY) benchmarks/char_lm.py
 	$(PY) benchmarks/grader_throughput.py
+
+# On a machine with a CUDA GPU (each exits with a message without one).
+benchmark-gpu: setup
+	$(PY) benchmarks/gpu_cnns.py
+	$(PY) benchmarks/gpu_lstm.py
 
 clean:
 	rm -rf _build
