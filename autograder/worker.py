@@ -10,10 +10,12 @@ line:
 
     {"event": "cell_start", "cell": i}          {"event": "cell_done", "cell": i, "error": ...}
     {"event": "cells_done"}                      {"event": "call_start", "task": t, "case": c}
-    {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
+    {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...,
+     "inputs": [sha256 hex of each input array after the call]}
     {"event": "done"}
 
-Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
+Whether a call modified its inputs is decided by the grader, from ``inputs``.  Outputs travel
+as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
 tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
 element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
 this process: no expected values, no hidden tests.  The parent process enforces the hard limits
@@ -608,6 +610,30 @@ def _private_copies():
     return private
 
 
+def _other_threads_cpu(listdir, read_first_line, own_tid):
+    """``{tid: nanoseconds of CPU}`` of this process's other threads, from the kernel's
+    ``/proc/self/task/<tid>/schedstat`` (exact; the process CPU clock is only as fine as the
+    scheduler tick once RLIMIT_CPU is set)."""
+    found = {}
+    for name in listdir("/proc/self/task"):
+        if name != own_tid:
+            line = read_first_line(f"/proc/self/task/{name}/schedstat")
+            if line:
+                found[name] = int(line.split()[0])
+    return found
+
+
+def _read_first_line(path, _open=os.open, _read=os.read, _close=os.close, _flags=os.O_RDONLY):
+    try:
+        fd = _open(path, _flags)
+    except OSError:
+        return ""
+    try:
+        return _read(fd, 256).decode("ascii", "replace")
+    finally:
+        _close(fd)
+
+
 def main():
     # Everything the worker uses once student code has run is bound to a local name here, first:
     # student code can reach and rewrite this module's globals (through any of its functions'
@@ -682,7 +708,8 @@ def main():
         error_text=private["_error_text"], digest_of=private["input_digest"],
         sha256=hashlib.sha256, tobytes=np.ndarray.tobytes, np=np,
         load_npz=np.load, BytesIO=io.BytesIO, fdopen=os.fdopen, exit=os._exit,
-        process_time=time.process_time, thread_time=time.thread_time,
+        others_cpu=private["_other_threads_cpu"], listdir=os.listdir,
+        read_first_line=private["_read_first_line"], native_id=_thread.get_native_id,
         probe=private["_threads_started_probe"],
         probe_args=(_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
                     _thread._count, time.sleep),
@@ -744,7 +771,8 @@ def _run_calls(kit, inputs_fd, namespace):
     decode, encode_output, error_text = kit["decode"], kit["encode_output"], kit["error_text"]
     digest_of, sha256, tobytes = kit["digest_of"], kit["sha256"], kit["tobytes"]
     probe, probe_args = kit["probe"], kit["probe_args"]
-    process_time, thread_time = kit["process_time"], kit["thread_time"]
+    others_cpu, listdir, read_first_line = kit["others_cpu"], kit["listdir"], kit["read_first_line"]
+    own_tid = str(kit["native_id"]())
     own_pid_namespace, to_tensor = kit["own_pid_namespace"], kit["to_tensor"]
     forbidden_log, refused_log, recorder = kit["forbidden_log"], kit["refused_log"], kit["recorder"]
     _callable, _sorted, _set, _bool, _tuple = callable, sorted, set, bool, tuple
@@ -784,7 +812,8 @@ def _run_calls(kit, inputs_fd, namespace):
                     # monitor does) but must not work during the call: the kernel's CPU clocks
                     # tell the process's time from this thread's.
                     first_id = probe(*probe_args) if own_pid_namespace else None
-                    cpu_start, own_start = process_time(), thread_time()
+                    skip_tid = str(first_id)
+                    others_before = others_cpu(listdir, read_first_line, own_tid)
                     state = counter_start()
                 setitimer(ITIMER_REAL, task["call_timeout"])
                 try:
@@ -800,12 +829,14 @@ def _run_calls(kit, inputs_fd, namespace):
                     if counting:
                         lines, intact = counter_stop(state)
                 if counting:
-                    own = thread_time() - own_start
-                    others = process_time() - cpu_start - own
+                    others_after = others_cpu(listdir, read_first_line, own_tid)
+                    others = sum(ns - get(others_before, tid, 0) for tid, ns in others_after.items()
+                                 if tid != skip_tid) / 1e9
+                    ended = any(tid not in others_after and tid != skip_tid for tid in others_before)
                     started = own_pid_namespace and probe(*probe_args) != first_id + 1
-                    if not intact or started or others > 0.0005 + 0.02 * own:
+                    if not intact or started or ended or others > 0.001:
                         raise ValueError(
-                            "the call " + ("started a thread" if started else
+                            "the call " + ("started a thread" if started or ended else
                                            "switched off the counting of its Python lines"
                                            if not intact else
                                            f"let another thread work ({others * 1e3:.1f} ms of CPU)")
