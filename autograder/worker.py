@@ -368,11 +368,18 @@ def _line_counter(gettrace, settrace, trace_gate, library_roots, trusted_codes):
     return start, stop
 
 
-def _trusted_codes(path):
-    """Every code object of this file (compiled as the interpreter compiled it): frames running
-    the worker's own code are not the student's lines."""
-    with open(path, encoding="utf-8") as fh:
-        pending = [compile(fh.read(), path, "exec")]
+def _trusted_codes(namespace):
+    """Every code object of this module's functions and classes (nested ones included): frames
+    running the worker's own code are not the student's lines.  Taken before student code runs."""
+    pending = []
+    for value in namespace.values():
+        if isinstance(value, types.FunctionType):
+            pending.append(value.__code__)
+        elif isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+            for member in vars(value).values():
+                member = getattr(member, "__func__", member)
+                if isinstance(member, types.FunctionType):
+                    pending.append(member.__code__)
     found = set()
     while pending:
         code = pending.pop()
@@ -702,7 +709,7 @@ def main():
         send=private["_json_writer"](fd),
         counter=private["_line_counter"](sys.gettrace, sys.settrace, trace_gate,
                               tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
-                              private["_trusted_codes"](worker_file)),
+                              _trusted_codes(globals())),
         setitimer=signal.setitimer, ITIMER_REAL=signal.ITIMER_REAL,
         decode=private["_decode"], encode_output=private["_encode_output"],
         error_text=private["_error_text"], digest_of=private["input_digest"],
