@@ -17,8 +17,8 @@ line:
 Whether a call modified its inputs is decided by the grader, from ``inputs``.  Outputs travel
 as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
 tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
-element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
-this process: no expected values, no hidden tests.  The parent process enforces the hard limits
+element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.
+Nothing secret is in this process: no expected values, no hidden tests.  The parent process enforces the hard limits
 (wall clock, kill); the timers here only let a slow cell fail without losing the others.
 """
 import base64
@@ -649,7 +649,6 @@ def main():
     import hashlib
 
     fd = int(sys.argv[1])
-    send = _json_writer(fd)
     box = os.getcwd()
     with open("job.json", encoding="utf-8") as fh:
         job = json.load(fh)
