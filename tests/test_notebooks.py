@@ -42,6 +42,26 @@ SMOKE_PARAMETERS = {
     "torch_epochs": 1,
     "compare_train_size": 256,  # chapter 7: 1998-vs-modern comparison
     "compare_epochs": 1,
+    "lm_hidden": 32,         # chapters 14-16: the live character language models
+    "lm_seconds": 2,         #   trained for 2 s each
+    "numpy_lm_seconds": 2,   # chapter 15: the NumPy LSTM
+    "grad_steps": 20,        # chapters 14-15: sequence length of the gradient-norm plots
+
+    "dropout_train_size": 200,  # chapter 8: the dropout experiment's MLP
+    "dropout_epochs": 2,
+    "aug_train_size": 200,      # chapter 8: LeNet with and without augmentation
+    "aug_epochs": 1,
+    "alexnet_train_size": 256,  # chapter 8: the CPU-sized AlexNet
+    "alexnet_epochs": 1,
+    "vgg_train_size": 256,      # chapter 9: the CPU-sized VGG
+    "vgg_epochs": 1,
+    "nin_train_size": 256,      # chapter 10: the CPU-sized NiN
+    "nin_epochs": 1,
+    "googlenet_train_size": 256,  # chapter 11: the CPU-sized GoogLeNet
+    "googlenet_epochs": 1,
+    "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
+    "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
+    "bn_epochs": 1,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
