@@ -172,8 +172,7 @@ _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
 
 def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=(),
-                        library_roots=(), worker_file=None, hide_frames=True, calls=None,
-                        stop_threads=None):
+                        library_roots=(), worker_file=None, hide_frames=True, calls=None):
     """Block what graded code never needs: other processes, the network, forbidden imports,
     writing outside the sandbox, frame objects, code claiming a library's file name.  Audit
     hooks cannot be removed once added, but PEP 578 says plainly that they are no security
@@ -213,9 +212,6 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
     frame_attributes = _FRAME_ATTRIBUTES if hide_frames else frozenset()
     pending = [calls] if calls else []
     in_calls = [False]
-    native_ok = [False]  # the worker's own ctypes call, from its own thread (stop_threads)
-    _get_ident = __import__("_thread").get_ident
-    main_ident = _get_ident()
     _isinstance, _str, _bytes, _len, _int, _tuple = isinstance, str, bytes, len, int, tuple
     _decode_bytes, _startswith, _split = bytes.decode, str.startswith, str.split
     _open, _close, _readlink, _getpid = os.open, os.close, os.readlink, os.getpid
@@ -262,20 +258,12 @@ def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, 
             if not pending:
                 raise _PermissionError("the graded calls have started already")
             run, arguments = pending.pop()
-            if stop_threads is not None:
-                native_ok[0] = True
-                try:
-                    stop_threads()
-                finally:
-                    native_ok[0] = False
             in_calls[0] = True
             run(*arguments, *args)  # does not return: the worker exits at its end
         if event == "sys.settrace" and trace_gate and trace_gate["open"]:
             return  # the worker's own line counter
         if event in blocked_events:
             if event == "os.kill" and args and args[0] == _getpid():
-                return
-            if native_ok[0] and _startswith(event, "ctypes.") and _get_ident() == main_ident:
                 return
             raise _PermissionError("the grader's sandbox does not allow " + event)
         if in_calls[0] and (event in frame_events or (event == "object.__getattr__" and _len(args) > 1
@@ -603,7 +591,8 @@ def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count
         done.release()
 
     start_new_thread(probe, ())
-    done.acquire()
+    if not done.acquire(True, 2.0):
+        return -1  # no answer (a starved thread): no evidence either way
     for _ in range(2000):
         if count() <= before:
             break
@@ -626,39 +615,6 @@ def _private_copies():
             copy.__kwdefaults__ = value.__kwdefaults__
             private[name] = copy
     return private
-
-
-def _stop_threads_maker():
-    """``stop()``: end the threads the notebook started, before the graded calls (a thread that
-    outlives its cell would otherwise work, untraced, during a call with a line budget).  Each
-    gets ``SystemExit`` raised in it at its next line, again every 5 ms for up to half a second;
-    one that survives (it catches it, or blocks in C forever) is left, and a counted call it
-    works during fails on its CPU time."""
-    import ctypes
-
-    set_async_exc = ctypes.PyDLL(None).PyThreadState_SetAsyncExc  # private: not ctypes.pythonapi's
-    set_async_exc.argtypes = [ctypes.c_ulong, ctypes.py_object]
-    set_async_exc.restype = ctypes.c_int
-    current_frames, get_ident, sleep = sys._current_frames, __import__("_thread").get_ident, time.sleep
-    listdir = os.listdir
-
-    def stop():
-        me = get_ident()
-        for _ in range(100):
-            others = [ident for ident in current_frames() if ident != me]
-            if not others:
-                break
-            for ident in others:
-                set_async_exc(ident, SystemExit)
-            sleep(0.005)
-        # Until the kernel has let go of the ended ones too (a thread that vanished during a
-        # counted call would count as one that worked and ended there).
-        for _ in range(100):
-            if len(listdir("/proc/self/task")) <= len(current_frames()):
-                break
-            sleep(0.005)
-
-    return stop
 
 
 def _other_threads_cpu(listdir, read_first_line, own_tid):
@@ -772,8 +728,7 @@ def main():
     _install_audit_hook(box, set(forbidden), forbidden_log, stub_finder=stub_finder,
                         trace_gate=trace_gate, forbidden_dirs=forbidden_dirs,
                         library_roots=library_roots, worker_file=worker_file,
-                        hide_frames=mode != "torch", calls=calls,
-                        stop_threads=private["_stop_threads_maker"]())
+                        hide_frames=mode != "torch", calls=calls)
     # Nothing the graded calls use stays in this frame, which a cell can reach (its own frame's
     # ``f_back``): the audit hook holds it and hands it over after the cells.
     del kit, calls, private, trace_gate
@@ -891,8 +846,12 @@ def _run_calls(kit, inputs_fd, namespace):
                         # from the process's clock (coarse: a scheduler tick, so 10 ms of slack).
                         own = thread_time() - own_start
                         others = max(others, process_time() - cpu_start - own - 0.010)
-                    started = own_pid_namespace and probe(*probe_args) != first_id + 1
-                    if not intact or started or others > 0.001:
+                    second_id = probe(*probe_args) if own_pid_namespace else -1
+                    started = first_id is not None and first_id >= 0 and second_id >= 0 and second_id != first_id + 1
+                    # A notebook thread that merely lives on (spinning, even) shares the CPU
+                    # with the call; one that does the call's work uses far more than it.
+                    own = thread_time() - own_start
+                    if not intact or started or others > 0.025 + 2 * own:
                         raise ValueError(
                             "the call " + ("started a thread" if started else
                                            "switched off the counting of its Python lines"

@@ -330,17 +330,17 @@ def loop_in_cell_thread(X):
 
 
 def _many_rows(rng):
-    return [Case((rng.standard_normal((5000, 4)),), label="X (5000, 4)", count_lines=True)]
+    return [Case((rng.standard_normal((60000, 4)),), label="X (60000, 4)", count_lines=True)]
 
 
 def test_a_loop_in_a_thread_started_by_a_cell_is_not_uncounted():
-    """The notebook's threads are ended before the graded calls (this one then never answers);
-    one that survived and worked during a counted call would fail it on its CPU time."""
-    task = Task("loop_in_cell_thread", 1, _many_rows, max_python_lines=40, call_timeout=3)
+    """The thread lives on (a spinning one costs an honest answer nothing, see below); doing
+    the call's work in it fails the call on its CPU time."""
+    task = Task("loop_in_cell_thread", 1, _many_rows, max_python_lines=40, call_timeout=8)
     verdict = _verdicts(CELL_THREAD, [task], "numpy", {"loop_in_cell_thread": _rows_reference})
     assert verdict["loop_in_cell_thread"].points == 0
     message = verdict["loop_in_cell_thread"].message
-    assert any(why in message for why in ("timed out", "ran past its time", "let another thread work")), message
+    assert "let another thread work" in message, message
 
 
 def _double_cases(rng):
