@@ -10,13 +10,15 @@ line:
 
     {"event": "cell_start", "cell": i}          {"event": "cell_done", "cell": i, "error": ...}
     {"event": "cells_done"}                      {"event": "call_start", "task": t, "case": c}
-    {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
+    {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...,
+     "inputs": [sha256 hex of each input array after the call]}
     {"event": "done"}
 
-Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
+Whether a call modified its inputs is decided by the grader, from ``inputs``.  Outputs travel
+as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
 tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
-element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
-this process: no expected values, no hidden tests.  The parent process enforces the hard limits
+element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.
+Nothing secret is in this process: no expected values, no hidden tests.  The parent process enforces the hard limits
 (wall clock, kill); the timers here only let a slow cell fail without losing the others.
 """
 import base64
@@ -35,10 +37,9 @@ MAX_MESSAGE = 2000  # characters of an error message sent back
 MAX_PARTS = 32  # elements of a tuple result (and of a tuple inside it); the grader checks it too
 
 # Libraries a NumPy task may not use; the course library too, since it holds reference answers.
-# cffi (installed with nbgrader) calls any C function of the process, past every audit hook.
 FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
-                      "numba", "sklearn", "skimage", "cv2", "autograder", "cffi", "_cffi_backend")
-FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy", "cffi", "_cffi_backend")
+                      "numba", "sklearn", "skimage", "cv2", "autograder")
+FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
 
 
 def package_dirs(names):
@@ -366,11 +367,18 @@ def _line_counter(gettrace, settrace, trace_gate, library_roots, trusted_codes):
     return start, stop
 
 
-def _trusted_codes(path):
-    """Every code object of this file (compiled as the interpreter compiled it): frames running
-    the worker's own code are not the student's lines."""
-    with open(path, encoding="utf-8") as fh:
-        pending = [compile(fh.read(), path, "exec")]
+def _trusted_codes(namespace):
+    """Every code object of this module's functions and classes (nested ones included): frames
+    running the worker's own code are not the student's lines.  Taken before student code runs."""
+    pending = []
+    for value in namespace.values():
+        if isinstance(value, types.FunctionType):
+            pending.append(value.__code__)
+        elif isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+            for member in vars(value).values():
+                member = getattr(member, "__func__", member)
+                if isinstance(member, types.FunctionType):
+                    pending.append(member.__code__)
     found = set()
     while pending:
         code = pending.pop()
@@ -583,7 +591,8 @@ def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count
         done.release()
 
     start_new_thread(probe, ())
-    done.acquire()
+    if not done.acquire(True, 2.0):
+        return -1  # no answer (a starved thread): no evidence either way
     for _ in range(2000):
         if count() <= before:
             break
@@ -608,6 +617,30 @@ def _private_copies():
     return private
 
 
+def _other_threads_cpu(listdir, read_first_line, own_tid):
+    """``{tid: nanoseconds of CPU}`` of this process's other threads, from the kernel's
+    ``/proc/self/task/<tid>/schedstat`` (exact; the process CPU clock is only as fine as the
+    scheduler tick once RLIMIT_CPU is set)."""
+    found = {}
+    for name in listdir("/proc/self/task"):
+        if name != own_tid:
+            line = read_first_line(f"/proc/self/task/{name}/schedstat")
+            if line:
+                found[name] = int(line.split()[0])
+    return found
+
+
+def _read_first_line(path, _open=os.open, _read=os.read, _close=os.close, _flags=os.O_RDONLY):
+    try:
+        fd = _open(path, _flags)
+    except OSError:
+        return ""
+    try:
+        return _read(fd, 256).decode("ascii", "replace")
+    finally:
+        _close(fd)
+
+
 def main():
     # Everything the worker uses once student code has run is bound to a local name here, first:
     # student code can reach and rewrite this module's globals (through any of its functions'
@@ -616,7 +649,6 @@ def main():
     import hashlib
 
     fd = int(sys.argv[1])
-    send = _json_writer(fd)
     box = os.getcwd()
     with open("job.json", encoding="utf-8") as fh:
         job = json.load(fh)
@@ -676,12 +708,14 @@ def main():
         send=private["_json_writer"](fd),
         counter=private["_line_counter"](sys.gettrace, sys.settrace, trace_gate,
                               tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
-                              private["_trusted_codes"](worker_file)),
+                              _trusted_codes(globals())),
         setitimer=signal.setitimer, ITIMER_REAL=signal.ITIMER_REAL,
         decode=private["_decode"], encode_output=private["_encode_output"],
         error_text=private["_error_text"], digest_of=private["input_digest"],
         sha256=hashlib.sha256, tobytes=np.ndarray.tobytes, np=np,
         load_npz=np.load, BytesIO=io.BytesIO, fdopen=os.fdopen, exit=os._exit,
+        others_cpu=private["_other_threads_cpu"], listdir=os.listdir,
+        read_first_line=private["_read_first_line"], native_id=_thread.get_native_id,
         process_time=time.process_time, thread_time=time.thread_time,
         probe=private["_threads_started_probe"],
         probe_args=(_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
@@ -744,6 +778,8 @@ def _run_calls(kit, inputs_fd, namespace):
     decode, encode_output, error_text = kit["decode"], kit["encode_output"], kit["error_text"]
     digest_of, sha256, tobytes = kit["digest_of"], kit["sha256"], kit["tobytes"]
     probe, probe_args = kit["probe"], kit["probe_args"]
+    others_cpu, listdir, read_first_line = kit["others_cpu"], kit["listdir"], kit["read_first_line"]
+    own_tid = str(kit["native_id"]())
     process_time, thread_time = kit["process_time"], kit["thread_time"]
     own_pid_namespace, to_tensor = kit["own_pid_namespace"], kit["to_tensor"]
     forbidden_log, refused_log, recorder = kit["forbidden_log"], kit["refused_log"], kit["recorder"]
@@ -784,6 +820,8 @@ def _run_calls(kit, inputs_fd, namespace):
                     # monitor does) but must not work during the call: the kernel's CPU clocks
                     # tell the process's time from this thread's.
                     first_id = probe(*probe_args) if own_pid_namespace else None
+                    skip_tid = str(first_id)
+                    others_before = others_cpu(listdir, read_first_line, own_tid)
                     cpu_start, own_start = process_time(), thread_time()
                     state = counter_start()
                 setitimer(ITIMER_REAL, task["call_timeout"])
@@ -800,13 +838,20 @@ def _run_calls(kit, inputs_fd, namespace):
                     if counting:
                         lines, intact = counter_stop(state)
                 if counting:
+                    others_after = others_cpu(listdir, read_first_line, own_tid)
+                    others = sum(ns - get(others_before, tid, 0) for tid, ns in others_after.items()
+                                 if tid != skip_tid) / 1e9
+                    if any(tid not in others_after and tid != skip_tid for tid in others_before):
+                        # A thread ended during the call: its time is gone from /proc, but not
+                        # from the process's clock (coarse: a scheduler tick, so 10 ms of slack).
+                        own = thread_time() - own_start
+                        others = max(others, process_time() - cpu_start - own - 0.010)
+                    second_id = probe(*probe_args) if own_pid_namespace else -1
+                    started = first_id is not None and first_id >= 0 and second_id >= 0 and second_id != first_id + 1
+                    # A notebook thread that merely lives on (spinning, even) shares the CPU
+                    # with the call; one that does the call's work uses far more than it.
                     own = thread_time() - own_start
-                    others = process_time() - cpu_start - own
-                    started = own_pid_namespace and probe(*probe_args) != first_id + 1
-                    # The process clock and this thread's clock disagree by a few ms even in a
-                    # single-threaded process (the kernel's accounting ticks; seen up to 2.9 ms
-                    # on a loaded 2-core machine): below 8 ms plus 5 % the difference is noise.
-                    if not intact or started or others > 0.008 + 0.05 * own:
+                    if not intact or started or others > 0.025 + 2 * own:
                         raise ValueError(
                             "the call " + ("started a thread" if started else
                                            "switched off the counting of its Python lines"

@@ -69,3 +69,15 @@ def test_count_python_lines_tells_a_loop_from_array_code():
     assert count_python_lines(looped, x) > 1000
     assert count_python_lines(np.sum, x) == 0
     assert count_python_lines(lambda v: v.sum(), x) <= 2
+
+
+def test_the_inputs_digests_in_a_report_are_schema_checked():
+    from autograder.sandbox import _well_formed
+
+    base = {"event": "call_done", "task": "f", "case": 0, "npy": None, "error": None, "forbidden": None}
+    assert _well_formed(dict(base, inputs=["ab" * 32, "cd" * 32]))
+    assert _well_formed(dict(base))  # absent: the grader then refuses to believe the call
+    assert not _well_formed(dict(base, inputs=[1]))
+    assert not _well_formed(dict(base, inputs="ab"))
+    assert not _well_formed(dict(base, inputs=["x" * 129]))
+    assert not _well_formed(dict(base, inputs=["ab"] * 10_001))
