@@ -10,7 +10,7 @@ at 3x224x224 / 1000 classes (5.5 M of them in the classifying block's 1,000-chan
 against AlexNet's 50.8 M.
 
 :meth:`NiN.small` is the CPU-sized network for 28x28 digits: blocks of 16, 32 and 64 channels
-with 5x5, 3x3 and 3x3 convolutions of stride 1.
+with 5x5, 3x3 and 3x3 convolutions of stride 1, with batch normalization (see there why).
 """
 from __future__ import annotations
 
@@ -74,9 +74,14 @@ class NiN(nn.Module):
 
     @classmethod
     def small(cls, num_classes=10, in_channels=1, **kwargs):
-        """The CPU-sized NiN for 28x28 digits (about 41 K parameters, 2.8 M MACs): channels
-        ``(16, 32, 64)``, kernels 5x5 pad 2, 3x3 pad 1, 3x3 pad 1, stride 1 (28 -> pools 13, 6, 2).
-        Keyword arguments override these."""
-        args = dict(channels=(16, 32, 64), kernels=((5, 1, 2), (3, 1, 1), (3, 1, 1)), dropout=0.5)
+        """The CPU-sized NiN for 28x28 digits (about 41 K parameters, 2.9 M MACs): channels
+        ``(16, 32, 64)``, kernels 5x5 pad 2, 3x3 pad 1, 3x3 pad 1, stride 1 (28 -> pools 13, 6, 2),
+        and ``batch_norm=True``.  Keyword arguments override these.
+
+        Why batch norm here: without it this narrow NiN learns too slowly for the benchmark's
+        two-minute budget (measured on the MNIST split, 3 epochs of SGD: 54 % validation accuracy
+        at the best learning rate tried, against 97 % with batch norm), because its classifying
+        block squeezes everything through 10 ReLU channels, many of which start dead."""
+        args = dict(channels=(16, 32, 64), kernels=((5, 1, 2), (3, 1, 1), (3, 1, 1)), dropout=0.5, batch_norm=True)
         args.update(kwargs)
         return cls(num_classes=num_classes, in_channels=in_channels, **args)

@@ -11,7 +11,7 @@ pool); the first block of every stage after the first halves the size and double
 a global average pool and one dense layer classify.  ``resnet18()`` (stages of 2, 2, 2, 2 blocks)
 has 11,689,512 parameters and 1.814 G multiply-adds in its convolutions and dense layer at
 3x224x224 / 1000 classes (the paper's table 1: "1.8 x 10^9 FLOPs"); ``resnet34()`` (3, 4, 6, 3)
-has 21,797,672 and 3.664 G ("3.6 x 10^9").  The batch norms add 2.3 M (ResNet-18) and 3.5 M
+has 21,797,672 and 3.664 G ("3.6 x 10^9").  The batch norms add 2.5 M (ResNet-18) and 3.7 M
 (ResNet-34) MACs under :mod:`dlcourse.models.complexity`'s convention, about 0.1 %.
 
 :meth:`ResNet.small` is the CPU-sized network for 28x28 digits: a 3x3 stride-1 stem without the
