@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from twins import conv2d_cases, draw_arrays, pool_cases
 
 from dlcourse import nn as npnn
 from dlcourse import numpy_ops as ops
@@ -328,6 +330,42 @@ def test_from_torch_layers_agree_with_torch_on_outputs_gradients_and_running_sta
         np.testing.assert_allclose(twin.buffers.get(k, twin.params.get(k)), v.numpy(), rtol=1e-12, err_msg=k)
 
 
+@settings(max_examples=20)
+@given(case=conv2d_cases(max_size=7, max_batch=2))
+def test_conv2d_layer_equals_torch_conv2d_module_forward_and_backward_property(case):
+    (x_shape, w_shape, b_shape), kw = case["shapes"], case["kwargs"]
+    X, W, b = draw_arrays(case)
+    module = torch.nn.Conv2d(x_shape[1], w_shape[0], w_shape[2:], bias=b_shape is not None, **kw).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(W))
+        if b is not None:
+            module.bias.copy_(torch.from_numpy(b))
+    layer = npnn.from_torch(module)
+    xt = torch.tensor(X, requires_grad=True)
+    yt = module(xt)
+    G = np.random.default_rng(case["seed"] % 1000).standard_normal(tuple(yt.shape))
+    yt.backward(torch.from_numpy(G))
+    np.testing.assert_allclose(layer.forward(X), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(layer.backward(G), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+@settings(max_examples=20)
+@given(case=pool_cases())
+def test_pool_layers_equal_torch_pool_modules_forward_and_backward_property(case):
+    shape, kwargs, seed = case
+    X = np.random.default_rng(seed).standard_normal(shape)
+    for module in (torch.nn.MaxPool2d(**kwargs), torch.nn.AvgPool2d(**kwargs)):
+        layer = npnn.from_torch(module)
+        xt = torch.tensor(X, requires_grad=True)
+        yt = module(xt)
+        G = np.ones(tuple(yt.shape)) + np.arange(yt.numel()).reshape(tuple(yt.shape))
+        yt.backward(torch.from_numpy(G))
+        np.testing.assert_allclose(layer.forward(X), yt.detach().numpy(), rtol=1e-12, err_msg=repr(module))
+        np.testing.assert_allclose(layer.backward(G), xt.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=repr(module))
+
+
 def test_from_torch_copies_weights_dtype_and_mode_and_refuses_unknown_modules():
     module = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.Dropout(0.2)).eval()
     twin = npnn.from_torch(module)
@@ -426,7 +464,7 @@ def _assert_numpy_twin_agrees(tmodel, x, y, bound=1e-8):
     return twin
 
 
-def _digits(n=4, channels=1, size=28, seed=0):
+def _digits(n=3, channels=1, size=28, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, channels, size, size)), rng.integers(0, 10, n)
 
@@ -447,6 +485,8 @@ def _architectures():
         "inception-block": lambda: torch.nn.Sequential(models.Inception(1, 2, (2, 3), (1, 2), 2), torch.nn.AdaptiveAvgPool2d(1),
                                                        torch.nn.Flatten(), torch.nn.Linear(9, 10)),
         "googlenet-small": lambda: models.GoogLeNet.small(),
+        "nin-bn-small": lambda: models.NiN.small(batch_norm=True),
+        "googlenet-bn-small": lambda: models.GoogLeNet.small(batch_norm=True),
         "residual-block": lambda: torch.nn.Sequential(models.Residual(1, 4, stride=2), models.Residual(4),
                                                       torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10)),
         "resnet-small": lambda: models.ResNet.small(),
@@ -454,7 +494,8 @@ def _architectures():
 
 
 ARCHITECTURES = ["lenet-modern", "lenet-1998", "bn-lenet", "alexnet-small", "vgg-small", "vgg-block", "nin-small",
-                 "nin-block", "inception-block", "googlenet-small", "residual-block", "resnet-small"]
+                 "nin-block", "inception-block", "googlenet-small", "nin-bn-small", "googlenet-bn-small", "residual-block",
+                 "resnet-small"]
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
