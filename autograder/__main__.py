@@ -30,6 +30,10 @@ def _grade(args):
     except GraderFault as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
+    from autograder.batch import SANDBOX
+
+    if SANDBOX and not args.scheduler:
+        print(f"sandbox: {SANDBOX['isolation']}; kernel layers: {SANDBOX['confinement']}", file=sys.stderr)
     if not results:
         print(f"no submissions of {args.assignment} under {args.submissions} "
               f"(expected <student>/{args.assignment}/{args.assignment}.ipynb)", file=sys.stderr)
@@ -72,9 +76,11 @@ def main(argv=None):
     g.add_argument("--allow-weak-sandbox", action="store_true",
                    help="grade even where student code cannot be isolated in Linux namespaces")
     g.set_defaults(func=_grade)
-    c = sub.add_parser("check", help="run a notebook's visible tests and show the points")
+    c = sub.add_parser("check", help="run a notebook's visible tests and the grader's own checks, "
+                       "and show the points")
     c.add_argument("notebook")
-    c.add_argument("--timeout", type=float, default=60, help="seconds per cell")
+    c.add_argument("--timeout", type=float, default=None,
+                   help="seconds per cell (default: the grader's, 10)")
     c.set_defaults(func=_check)
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     r.add_argument("assignments", nargs="*")

@@ -13,17 +13,19 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from autograder import feedback
-from autograder.grading import SubmissionResult, grade_submission, seed_for, solution_code
-from autograder.notebooks import grade_cells, load_notebook
+from autograder.grading import SubmissionResult, TaskResult, grade_submission, seed_for, solution_code
+from autograder.notebooks import MAX_NOTEBOOK_BYTES, grade_cells, load_notebook
 from autograder.release import tools_on_path
 from autograder.sandbox import Limits, SandboxUnavailable, run_in_sandbox
 from autograder.spec import Case, Task, load_tasks
@@ -37,39 +39,119 @@ def notebook_name(assignment: str) -> str:
     return f"{assignment}.ipynb"
 
 
+# Student ids become file names (records, feedback folders), gradebook keys and CSV cells, so
+# they are escaped: a character is kept when it is printable and none of these, everything
+# else is written as %XX of its UTF-8 bytes (or of the raw byte, for a name that is not UTF-8).
+# "%" itself is escaped, so two different folder names never give the same id; "~" is escaped
+# so that it only ever marks a shortened id.
+_ESCAPED = set('%/\\~')
+MAX_ID_BYTES = 100  # a file name may have 255; the record adds ".json"
+
+
+def escape_name(name, limit=MAX_ID_BYTES) -> str:
+    """A printable, file-name-safe and injective spelling of a folder or file name.
+
+    Names longer than ``limit`` bytes once escaped are cut and end in ``~`` and 16 hex digits
+    of the SHA-256 of the original bytes, so they stay distinct."""
+    raw = os.fsencode(name)
+    tokens = []
+    for index, ch in enumerate(raw.decode("utf-8", errors="surrogateescape")):
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8
+            tokens.append(f"%{ord(ch) - 0xDC00:02X}")
+        elif ch.isprintable() and ch not in _ESCAPED and not (index == 0 and ch == "."):
+            tokens.append(ch)
+        else:
+            tokens.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+    text = "".join(tokens)
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    kept, size = [], 0
+    for token in tokens:
+        size += len(token.encode("utf-8"))
+        if size > limit - 17:
+            break
+        kept.append(token)
+    return "".join(kept) + "~" + hashlib.sha256(raw).hexdigest()[:16]
+
+
 def _find_notebook(folder: Path, expected: str):
     """(path or None, notices) for a student's assignment folder."""
     notices = []
     files = sorted(p for p in folder.iterdir()) if folder.is_dir() else []
     notebooks = [p for p in files if p.suffix == ".ipynb" and p.is_file() and not p.is_symlink()]
-    others = [p.name for p in files if p not in notebooks and not p.name.startswith(".")]
+    links = [p for p in files if p.is_symlink()]
+    others = [escape_name(p.name) for p in files
+              if p not in notebooks and p not in links and not p.name.startswith(".")]
+    if links:
+        notices.append("Symbolic links are not followed, so these were not graded: "
+                       + ", ".join(escape_name(p.name) for p in links) + ".")
     if others:
         notices.append(f"Ignored files that are not the notebook: {', '.join(others)}.")
     chosen = next((p for p in notebooks if p.name == expected), None)
     if chosen is None and len(notebooks) == 1:
         chosen = notebooks[0]
-        notices.append(f"Expected {expected}; graded {chosen.name} instead.")
+        notices.append(f"Expected {expected}; graded {escape_name(chosen.name)} instead.")
     elif chosen is None and notebooks:
-        notices.append(f"Expected {expected}; found {', '.join(p.name for p in notebooks)} and "
-                       f"could not tell which to grade.")
+        notices.append(f"Expected {expected}; found {', '.join(escape_name(p.name) for p in notebooks)} "
+                       f"and could not tell which to grade.")
     if chosen is not None and len(notebooks) > 1:
         notices.append("Other notebooks in the folder were ignored: "
-                       + ", ".join(p.name for p in notebooks if p != chosen) + ".")
+                       + ", ".join(escape_name(p.name) for p in notebooks if p != chosen) + ".")
     return chosen, notices
 
 
 def discover(assignment: str, submissions: Path):
-    """``[(student, notebook path or None, notices)]`` sorted by student id."""
+    """``[(student id, notebook path or None, notices, refusal or None)]`` sorted by id.
+
+    The id is the folder's name, escaped (:func:`escape_name`); a refusal is a reason the
+    submission gets 0 without being read: a student or assignment folder that is a symbolic
+    link (it could point anywhere the grader can read)."""
     found = []
-    for student_dir in sorted(Path(submissions).iterdir()):
-        if not student_dir.is_dir() or student_dir.name.startswith("."):
-            continue
-        folder = student_dir / assignment
-        if not folder.is_dir():
-            continue
-        path, notices = _find_notebook(folder, notebook_name(assignment))
-        found.append((student_dir.name, path, notices))
-    return found
+    for student_dir in Path(submissions).iterdir():
+        try:
+            if student_dir.name.startswith(".") or not student_dir.is_dir():
+                continue
+            folder = student_dir / assignment
+            if not folder.is_dir():
+                continue
+            student = escape_name(student_dir.name)
+            notices = []
+            if student != student_dir.name:
+                notices.append(f"The folder name is recorded as '{student}' (escaped).")
+            if student_dir.is_symlink() or folder.is_symlink():
+                which = "student" if student_dir.is_symlink() else "assignment"
+                found.append((student, None, notices, f"the {which} folder is a symbolic link; links "
+                                                      f"are not followed, so it was not graded"))
+                continue
+            path, more = _find_notebook(folder, notebook_name(assignment))
+            found.append((student, path, notices + more, None))
+        except OSError as err:  # unreadable folder, a name the OS refuses: this student only
+            student = escape_name(student_dir.name)
+            found.append((student, None, [], f"the folder could not be read ({err.strerror})"))
+    return sorted(found, key=lambda item: item[0])
+
+
+def read_submission(path: Path):
+    """``(bytes or None, sha256, refusal or None)``: the notebook's bytes, read only when it is
+    a regular file within :data:`MAX_NOTEBOOK_BYTES` (checked before reading, and again while
+    reading); a larger one is refused by its size, without being read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        return None, hashlib.sha256(b"unreadable").hexdigest(), f"the notebook could not be read ({err.strerror})"
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        stamp = hashlib.sha256(f"{info.st_size}:{info.st_mtime_ns}".encode()).hexdigest()
+        too_big = (f"the notebook is {info.st_size / 2**20:.0f} MiB; the limit is "
+                   f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB (clear the outputs and resubmit)")
+        if not stat.S_ISREG(info.st_mode):
+            return None, stamp, "the notebook is not a regular file"
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            return None, stamp, too_big
+        raw = fh.read(MAX_NOTEBOOK_BYTES + 1)
+        if len(raw) > MAX_NOTEBOOK_BYTES:  # it grew while we read
+            return None, stamp, too_big
+    return raw, hashlib.sha256(raw).hexdigest(), None
 
 
 def _default_db_url(out_dir: Path) -> str:
@@ -124,15 +206,25 @@ def record_in_gradebook(db_url: str, result: SubmissionResult, nb_id: str, cours
         gb.db.commit()
 
 
+def csv_cell(value):
+    """``value``, with text that a spreadsheet would run as a formula (it starts with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return) prefixed by ``'``, as OWASP advises."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def write_grades_csv(path: Path, results: list, tasks):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "assignment", *[t.grade_id for t in tasks], "score", "max_score"])
         for r in sorted(results, key=lambda r: r.student):
             by_id = {t.grade_id: t.points for t in r.tasks}
-            writer.writerow([r.student, r.assignment, *[by_id.get(t.grade_id, 0.0) for t in tasks],
-                             r.score, r.max_score])
+            writer.writerow([csv_cell(r.student), csv_cell(r.assignment),
+                             *[by_id.get(t.grade_id, 0.0) for t in tasks], r.score, r.max_score])
+    os.replace(tmp, path)
 
 
 def _check_spec_against_notebook(assignment, tasks, release):
@@ -155,6 +247,10 @@ CANARY_CELLS = [{"label": "canary", "source": "import numpy as np\n\n\ndef canar
                                               "    return np.asarray(x) * 2\n"}]
 
 
+# What the last preflight in this process found: {"isolation": level, "confinement": layers}.
+SANDBOX = {}
+
+
 def preflight(modes, limits=None, private_paths=(), allow_weak_sandbox=False) -> str:
     """Run a trivial honest notebook through the very sandbox grading will use, once per kind
     of task (``"numpy"``, ``"torch"``); return the isolation level.  Raises
@@ -168,6 +264,7 @@ def preflight(modes, limits=None, private_paths=(), allow_weak_sandbox=False) ->
         got = report.calls.get(("canary", 0))
         if got is not None and got.array is not None and np.array_equal(got.array, [0.0, 2.0, 4.0]):
             level = report.isolation
+            SANDBOX.update(isolation=level, confinement=report.confinement)
             continue
         reason = (report.grader_fault or (got.error if got is not None else None)
                   or report.task_failures.get("canary") or "; ".join(report.cell_errors.values())
@@ -187,34 +284,83 @@ def _preflight_here(modes, limits, private_paths, allow_weak_sandbox):
     return preflight(modes, limits, [*private_paths, str(COURSE_ROOT)], allow_weak_sandbox)
 
 
+FAILED = "could not grade: "
+
+
+def failed_result(job: dict, reason: str) -> dict:
+    """The record of a submission that gets 0 on every task for ``reason`` (shown to the
+    student), as :meth:`SubmissionResult.to_dict`."""
+    result = SubmissionResult(student=job["student"], assignment=job["assignment"],
+                              notices=list(job.get("notices", ())),
+                              submission_sha256=job.get("sha256", ""))
+    result.tasks = [TaskResult(t.grade_id, t.function, 0.0, float(t.points), FAILED + reason)
+                    for t in load_tasks(job["assignment"])]
+    return result.to_dict()
+
+
+def _grader_failed(job, err) -> dict:
+    text = f"{type(err).__name__}: {err}"
+    return dict(failed_result(job, f"the grader failed on this submission ({text[:300]}); your "
+                                   f"instructor was told"), grader_failure=text[:300])
+
+
 def _grade_here(job: dict) -> dict:
     """:func:`grade_submission` on whichever machine runs it, with that machine's own copy of
     the course hidden from the sandbox too: a Dask worker's checkout need not live at the
-    client's path, which is all the job's ``private_paths`` name."""
-    private = list(job.get("private_paths", ()))
-    if str(COURSE_ROOT) not in private:
-        job = dict(job, private_paths=[*private, str(COURSE_ROOT)])
-    return grade_submission(job)
+    client's path, which is all the job's ``private_paths`` name.
+
+    Never raises: anything raised while grading this one submission (``MemoryError``,
+    ``RecursionError``, a bug of ours met only by this notebook) becomes its recorded failure
+    with the reason, so it cannot stop the batch, and no re-run dies on it again."""
+    try:
+        if job.get("refused"):
+            return failed_result(job, job["refused"])
+        private = list(job.get("private_paths", ()))
+        if str(COURSE_ROOT) not in private:
+            job = dict(job, private_paths=[*private, str(COURSE_ROOT)])
+        return grade_submission(job)
+    except Exception as err:  # noqa: BLE001 - one submission's failure is never the batch's
+        return _grader_failed(job, err)
 
 
 def _map_jobs(jobs, workers, scheduler):
-    """Yield results as they finish, from a local process pool or a Dask cluster."""
+    """Yield results as they finish, from a local process pool or a Dask cluster.
+
+    A grading process that dies (the OS killed it for memory, a crash in a C library) takes
+    its pool with it: the jobs it left are graded again one at a time, each in a fresh
+    process, so only the submission that kills its own process is recorded as failed."""
     if scheduler:
         from distributed import Client, as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = client.map(_grade_here, jobs, pure=False)
+            job_of = dict(zip(futures, jobs))
             for future in dask_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except Exception as err:  # noqa: BLE001 - e.g. KilledWorker
+                    yield _grader_failed(job_of[future], err)
         return
     if workers <= 1:
         for job in jobs:
             yield _grade_here(job)
         return
+    broken = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_grade_here, job) for job in jobs]
+        futures = {pool.submit(_grade_here, job): job for job in jobs}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                broken.append(futures[future])
+            except Exception as err:  # noqa: BLE001 - e.g. a result that cannot be pickled
+                yield _grader_failed(futures[future], err)
+    for job in broken:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            try:
+                yield pool.submit(_grade_here, job).result()
+            except BrokenProcessPool as err:
+                yield _grader_failed(job, RuntimeError(f"the grading process died ({err})"))
 
 
 def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = None,
@@ -262,44 +408,59 @@ def grade(assignment: str, submissions, workers: int = 2, db_url: str | None = N
     secret = secret or secrets.token_hex(16)
 
     jobs, results = [], []
-    for student, path, notices in discover(assignment, submissions):
-        raw = path.read_bytes() if path is not None else None
-        digest = hashlib.sha256(raw or b"").hexdigest()
+    solution_cells = solution_code(solution)
+    for student, path, notices, refusal in discover(assignment, submissions):
+        job = {
+            "student": student, "assignment": assignment, "notebook": None,
+            "release": release, "solution_cells": solution_cells,
+            "seed": seed_for(secret, student, assignment), "limits": limits or {},
+            "private_paths": [str(p) for p in private], "notices": notices,
+            "allow_weak_sandbox": allow_weak_sandbox, "sha256": hashlib.sha256(b"").hexdigest(),
+        }
+        if refusal:
+            job["refused"] = refusal
+        elif path is not None:
+            job["notebook"], job["sha256"], refused = read_submission(path)
+            if refused:
+                job["refused"] = refused
         record = work / "results" / f"{student}.json"
         if record.exists():
             try:
                 previous = SubmissionResult.from_dict(json.loads(record.read_text()))
             except (ValueError, KeyError, TypeError):
                 previous = None
-            if previous is not None and previous.submission_sha256 == digest:
+            if previous is not None and previous.submission_sha256 == job["sha256"]:
                 results.append(previous)
                 continue
-        jobs.append({
-            "student": student, "assignment": assignment, "notebook": raw,
-            "release": release, "solution_cells": solution_code(solution),
-            "seed": seed_for(secret, student, assignment), "limits": limits or {},
-            "private_paths": [str(p) for p in private], "notices": notices,
-            "allow_weak_sandbox": allow_weak_sandbox,
-        })
+        jobs.append(job)
 
     bar = tqdm(total=len(jobs), desc=f"grading {assignment}", unit="submission", disable=not progress)
-    faults = []
+    faults, failures = [], []
     for data in _map_jobs(jobs, workers, scheduler):
+        bar.update(1)
         if data.get("grader_error"):
             faults.append(f"{data['student']!r}: {data['grader_error']}")
-            bar.update(1)
             continue
-        result = SubmissionResult.from_dict(data)
-        record_in_gradebook(db_url, result, nb_id)
-        feedback.write(work / "feedback" / result.student, result)
-        # The record comes last: once it exists, this submission counts as graded.
-        record = work / "results" / f"{result.student}.json"
-        tmp = record.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result.to_dict(), indent=1))
-        os.replace(tmp, record)
+        if data.get("grader_failure"):
+            failures.append(f"{data['student']}: {data['grader_failure']}")
+        try:
+            result = SubmissionResult.from_dict(data)
+            record_in_gradebook(db_url, result, nb_id)
+            feedback.write(work / "feedback" / result.student, result)
+            # The record comes last: once it exists, this submission counts as graded.
+            record = work / "results" / f"{result.student}.json"
+            tmp = record.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+            os.replace(tmp, record)
+        except Exception as err:  # noqa: BLE001 - e.g. the gradebook's server went away
+            faults.append(f"{data.get('student')!r}: recording it failed ({type(err).__name__}: "
+                          f"{str(err)[:300]})")
+            continue
         results.append(result)
-        bar.update(1)
     bar.close()
+    if failures:
+        print(f"warning: the grader failed on {len(failures)} submission(s); each was recorded "
+              f"with 0 points and the reason: " + "; ".join(failures[:10]), file=sys.stderr)
     if faults:
         # No grades.csv: a table missing students would read as final.
         raise GraderFault(f"{len(faults)} submission(s) were left ungraded because the grader's "

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+# The course's notebooks have 20-60 cells; a notebook with thousands is not one of them, and
+# each cell costs the sandbox two messages and a compile.
+MAX_CELLS = 2000
 EXPECTED_KERNEL = "python3"
 
 
@@ -42,9 +45,16 @@ def parse_notebook(data: bytes) -> dict:
     try:
         nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
-        raise NotebookError(f"the file is not valid notebook JSON ({err})") from None
+        raise NotebookError(f"the file is not valid notebook JSON ({str(err)[:200]})") from None
+    except RecursionError:  # JSON nested thousands deep: Python's parser gives up, bounded
+        raise NotebookError("the file is not valid notebook JSON (nested too deeply to read)") from None
+    except MemoryError:
+        raise NotebookError("the file is not valid notebook JSON (too large to read)") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError("the file is JSON but not a notebook (no list of cells)")
+    if len(nb["cells"]) > MAX_CELLS:
+        raise NotebookError(f"the notebook has {len(nb['cells'])} cells; the limit is {MAX_CELLS} "
+                            f"(merge or delete cells and resubmit)")
     for cell in nb["cells"]:
         if not isinstance(cell, dict):
             raise NotebookError("a cell is not a JSON object")

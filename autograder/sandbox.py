@@ -17,6 +17,10 @@ Isolation, strongest first, each layer used where the OS allows it:
   gradebook, other students) and ``/tmp`` are covered by empty tmpfs mounts.  The submission
   runs in a fresh size-capped tmpfs as a dedicated unprivileged user id (as root) or with every
   capability dropped (as a normal user, in a user namespace).
+* Kernel layers on every level (``confine.py``, run before the worker in its process): Landlock
+  (reads on the same allowlist, writes only in the box, no TCP, scoped signals and abstract
+  sockets) and a seccomp filter (no namespaces, mounts, ptrace, BPF, io_uring, SysV IPC or
+  sockets), where the kernel has them; the first message says which applied.
 * Resource limits set by the worker before any student code: address space, CPU seconds,
   file size, open files, processes.
 * An audit hook in the worker refusing sockets, subprocesses, forks, writes outside the
@@ -48,6 +52,10 @@ from pathlib import Path
 import numpy as np
 
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
+CONFINE_SOURCE = Path(__file__).with_name("confine.py")
+# The worker starts as ``python -I -B confine.py worker.py FD``: Landlock and seccomp first.
+ENTRY = "confine.py worker.py"
+CONFINE = True  # tests switch it off to show what the other layers alone allow
 MAX_REPORT_BYTES = 64 * 2**20  # a worker may send at most this much back
 GRACE_SECONDS = 2.0  # the parent's kill comes this long after the worker's own timer
 
@@ -71,6 +79,7 @@ class CallResult:
     array: np.ndarray | None = None
     error: str | None = None
     forbidden: list | None = None
+    inputs: list | None = None  # digests of the input arrays after the call (see the worker)
 
 
 @dataclass
@@ -85,6 +94,9 @@ class RunReport:
     # Set when the sandbox failed before any student code ran (the interpreter could not start,
     # bwrap refused): the grader's fault, never to be recorded as the student's score.
     grader_fault: str = ""
+    # The kernel layers confine.py applied before any student code ("Landlock ABI 7 + seccomp
+    # filter"), or what was missing and why.
+    confinement: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +107,7 @@ def isolation_level() -> str:
         return "rlimits"
     if _bubblewrap_works():
         return "bubblewrap"
-    base = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child"]
+    base = ["unshare", "--net", "--ipc", "--mount", "--pid", "--fork", "--kill-child"]
     probe = "mount -t tmpfs -o size=1m none /mnt 2>/dev/null || mount -t tmpfs -o size=1m none /tmp"
     for level, extra in (("namespaces-root", []), ("namespaces-user", ["--user", "--map-root-user"])):
         if level == "namespaces-root" and os.geteuid() != 0:
@@ -125,6 +137,22 @@ def _python_prefixes():
     # A prefix inside another (or under /usr, bound whole) needs no bind of its own.
     paths = sorted(p for p in paths if p != Path("/usr") and Path("/usr") not in p.parents)
     return [p for p in paths if not any(o in p.parents for o in paths)]
+
+
+def _sandbox_python():
+    """The interpreter's path as the sandbox sees it.
+
+    ``sys.executable`` may run through a symlinked folder (a checkout whose ``.venv`` links to
+    another checkout's): the sandbox binds only the real prefixes, so the same file is named
+    by its real prefix there, keeping the virtualenv (its ``pyvenv.cfg`` is found beside it)."""
+    exe = Path(sys.executable)
+    for prefix in (sys.prefix, sys.exec_prefix):
+        try:
+            rel = exe.relative_to(prefix)
+        except ValueError:
+            continue
+        return str(Path(prefix).resolve() / rel)
+    return str(exe)
 
 
 def _bubblewrap_command(job_dir, limits, uid, mode, write_fd):
@@ -163,8 +191,8 @@ def _bubblewrap_command(job_dir, limits, uid, mode, write_fd):
     drop = (f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs "
             f"--bounding-set=-all --inh-caps=-all")
     script = (f"cp -r /job/. /tmp/box/ && chown -R {uid}:{uid} /tmp/box && "
-              f'exec {drop} -- "$0" -I -B worker.py "$1"')
-    return [*cmd, "sh", "-c", script, sys.executable, str(write_fd)]
+              f'exec {drop} -- "$0" -I -B {ENTRY} "$1"')
+    return [*cmd, "sh", "-c", script, _sandbox_python(), str(write_fd)]
 
 
 def _bubblewrap_works():
@@ -175,6 +203,8 @@ def _bubblewrap_works():
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as job:
         Path(job, "worker.py").write_text("import numpy\nopen('probe', 'w').write('ok')\n"
                                           "import os\nos.write(int(__import__('sys').argv[1]), b'ok')\n")
+        shutil.copyfile(CONFINE_SOURCE, Path(job, "confine.py"))
+        Path(job, "confine.json").write_text('{"enabled": false}')
         read_fd, write_fd = os.pipe()
         try:
             command = _bubblewrap_command(job, Limits(), _sandbox_uid(), "numpy", write_fd)
@@ -184,7 +214,7 @@ def _bubblewrap_works():
             write_fd = None
             os.set_blocking(read_fd, False)
             try:
-                got = os.read(read_fd, 16)
+                got = os.read(read_fd, 4096)
             except BlockingIOError:
                 got = b""
         except (OSError, subprocess.TimeoutExpired):
@@ -193,7 +223,7 @@ def _bubblewrap_works():
             if write_fd is not None:
                 os.close(write_fd)
             os.close(read_fd)
-        return done.returncode == 0 and got == b"ok"
+        return done.returncode == 0 and got.endswith(b"ok")
 
 
 def _hidden_paths(private_paths):
@@ -244,12 +274,23 @@ def _namespace_script(level, hidden, uid, limits):
         drop = f"setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --bounding-set=-all"
     else:
         drop = "setpriv --no-new-privs --bounding-set=-all --inh-caps=-all"
-    lines += ["cd /tmp/box", f'exec {drop} -- "$2" -I -B worker.py "$3"']
+    lines += ["cd /tmp/box", f'exec {drop} -- "$2" -I -B {ENTRY} "$3"']
     return "\n".join(lines)
 
 
 def _q(path):
     return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def _confine_read_paths(level):
+    """What the worker may read and execute under Landlock: what the bubblewrap root shows."""
+    paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
+             "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
+    # In a PID namespace /proc shows only the sandbox's own processes; outside one, only ours.
+    paths += ["/proc"] if level != "rlimits" else ["/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"]
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).parent.parent):
+        paths += [str(prefix), str(Path(prefix).resolve())]
+    return sorted(set(paths))
 
 
 def _scrubbed_env(home):
@@ -302,6 +343,7 @@ def _encode_cases(tasks, default_call_timeout):
             "forbidden_ops": list(task.forbidden_ops),
             "max_python_lines": task.max_python_lines,
             "inputs_must_not_change": task.inputs_must_not_change,
+            "tuple_output": bool(getattr(task, "output_names", ())),
             "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs)),
                        "count_lines": bool(c.count_lines)} for c in cases],
         })
@@ -368,12 +410,16 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
     with tempfile.TemporaryDirectory(prefix="autograder-") as workdir:
         box = Path(workdir)
         shutil.copyfile(WORKER_SOURCE, box / "worker.py")
+        shutil.copyfile(CONFINE_SOURCE, box / "confine.py")
+        (box / "confine.json").write_text(json.dumps({"enabled": CONFINE, "read": _confine_read_paths(level)}))
         job = {
             "mode": mode,
             "cells": cells,
             "tasks": tasks,
             "skip_cells": sorted(skip_cells),
             "cell_timeout": limits.cell_timeout,
+            # Thread ids are then handed out to the worker alone, in order (see the worker).
+            "own_pid_namespace": level != "rlimits",
             "limits": {
                 "memory_bytes": limits.memory_bytes,
                 "cpu_seconds": int(limits.notebook_timeout) + 5,
@@ -391,14 +437,14 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
             pass_fds = (write_fd,)
         elif level == "rlimits":
             env = _scrubbed_env(str(box))
-            command = [sys.executable, "-I", "-B", "worker.py", str(write_fd)]
+            command = [sys.executable, "-I", "-B", *ENTRY.split(), str(write_fd)]
             cwd = box
             pass_fds = (write_fd,)
         else:
             env = _scrubbed_env("/tmp/box")
             script = _namespace_script(level, hidden, uid, limits)
             userns = ["--user", "--map-root-user"] if level == "namespaces-user" else []
-            command = ["unshare", *userns, "--net", "--mount", "--pid", "--fork", "--kill-child",
+            command = ["unshare", *userns, "--net", "--ipc", "--mount", "--pid", "--fork", "--kill-child",
                        "--mount-proc", "sh", "-c", script, "sandbox", str(box), sys.executable,
                        str(write_fd)]
             cwd = box
@@ -411,7 +457,7 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
         finally:
             os.close(write_fd)
         try:
-            return _supervise(proc, read_fd, tasks, payload, limits, report, remaining)
+            return _supervise(proc, read_fd, tasks, payload, limits, report, remaining, len(cells))
         finally:
             _kill(proc)
             os.close(read_fd)
@@ -435,11 +481,21 @@ def _kill(proc):
             pass
 
 
-def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
+def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells=10**6):
+    """Read the worker's messages until it is done, hangs or dies; never block on it.
+
+    Student code runs in the worker's process and can write to the report channel, so every
+    message is checked before use (:func:`_well_formed`, then against the job: a cell or task
+    the job does not have is ignored), only the first ``cells_done`` sends the inputs, and the
+    inputs are written without blocking, in pieces, from this loop: a forged ``cells_done``
+    followed by a cell that never reads them cannot hold the grader past its deadlines."""
     task_timeouts = {t["function"]: t["call_timeout"] for t in tasks}
+    n_cases = {t["function"]: len(t["cases"]) for t in tasks}
     selector = selectors.DefaultSelector()
     selector.register(read_fd, selectors.EVENT_READ)
     os.set_blocking(read_fd, False)
+    stdin_fd = proc.stdin.fileno() if proc.stdin else None
+    pending_input = None  # memoryview of the inputs still to write, once "cells_done" came
     buffer = b""
     received = 0
     hard_deadline = time.monotonic() + remaining
@@ -448,6 +504,8 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     step_deadline = time.monotonic() + limits.cell_timeout + 30.0
     finished = False
     eof = False
+    inputs_sent = False
+    last_cell, calls_started = None, False
     spoke = False  # the worker sent a message of ours: it started, so student code may have run
     while True:
         now = time.monotonic()
@@ -458,6 +516,17 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
         if not events:
             if proc.poll() is not None:
                 break
+            continue
+        readable = False
+        for key, mask in events:
+            if key.fd == stdin_fd:
+                pending_input = _write_some(stdin_fd, pending_input)
+                if pending_input is None:
+                    selector.unregister(stdin_fd)
+                    _close_stdin(proc)
+            else:
+                readable = True
+        if not readable:
             continue
         try:
             chunk = os.read(read_fd, 1 << 16)
@@ -476,48 +545,72 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
                 message = json.loads(line)
             except (ValueError, RecursionError):
                 continue  # not ours: garbage written to our channel is ignored
-            if not _well_formed(message):
+            if not _well_formed(message) or not _fits_job(message, n_cells, n_cases):
                 continue  # forged or malformed: never let its fields reach the grader
             event = message["event"]
-            spoke = True
             now = time.monotonic()
+            if event == "confined":
+                # Sent by confine.py before any student code; a later copy is a forgery.  It
+                # does not count as the worker speaking: a worker that dies after it (say the
+                # kernel layers keep NumPy from loading) ran no student code, so that is the
+                # grader's fault, and the preflight refuses.
+                if not spoke and not report.confinement:
+                    report.confinement = _describe_confinement(message)
+                continue
+            spoke = True
             if event == "cell_start":
                 step = ("cell", int(message["cell"]))
+                last_cell = step[1]
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "cell_done":
+                if step != ("cell", message["cell"]):
+                    continue  # not the cell that is running: forged
                 if message.get("error"):
                     report.cell_errors[int(message["cell"])] = str(message["error"])[:2000]
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "cells_done":
-                step = ("inputs", None)
-                step_deadline = now + 30.0
-                try:
-                    proc.stdin.write(payload)
-                    proc.stdin.close()
-                except (BrokenPipeError, OSError):
-                    pass
+                if inputs_sent:
+                    continue  # only the first counts: the inputs go out once
+                inputs_sent = True
+                if step[0] != "cell":
+                    # One sent from inside a cell is student code (a thread's, or a lie): the
+                    # cell keeps its own deadline and the blame if it hangs.  The inputs go
+                    # out all the same (they are no secret), without blocking.
+                    step = ("inputs", None)
+                    step_deadline = now + limits.cell_timeout + GRACE_SECONDS + 5.0
+                if stdin_fd is not None:
+                    os.set_blocking(stdin_fd, False)
+                    pending_input = _write_some(stdin_fd, memoryview(payload))
+                    if pending_input is None:
+                        _close_stdin(proc)
+                    else:
+                        selector.register(stdin_fd, selectors.EVENT_WRITE)
             elif event == "call_start":
+                calls_started = True
                 name = str(message["task"])
                 step = ("task", name)
                 step_deadline = now + task_timeouts.get(name, limits.cell_timeout) + GRACE_SECONDS
             elif event == "call_done":
                 name = str(message["task"])
-                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"))
-                if message.get("npy"):
+                result = CallResult(error=message.get("error"), forbidden=message.get("forbidden"),
+                                    inputs=message.get("inputs"))
+                if message.get("npy") is not None:
                     try:
-                        result.array = _load_npy(base64.b64decode(message["npy"], validate=True))
-                    except (ValueError, OSError, TypeError, MemoryError):
+                        result.array = _load_result(message["npy"])
+                    except (ValueError, OSError, TypeError, MemoryError, RecursionError):
                         result.error = "returned something that is not an array of numbers"
                 report.calls[(name, int(message["case"]))] = result
                 step = ("between", None)
                 step_deadline = now + limits.cell_timeout + GRACE_SECONDS
             elif event == "done":
-                if step[0] in ("start", "cell", "inputs") or not _all_called(tasks, report):
+                if not _all_called(tasks, report):
                     # Student code can write to this channel too (it runs in the worker's
                     # process): an early "done" would end the run before the graded calls and
                     # cost the student the points of honest answers.  The real worker sends
                     # "done" only after every task was called or broken off; wait for it.
+                    # (Not gated on the step: a thread forging "cell_start" at the wrong
+                    # moment would make the real "done" look early.)
                     continue
                 finished = True
                 break
@@ -548,7 +641,14 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     if kind == "task":
         report.task_failures[where] = f"calling it {how}"
         return ("task", where)
-    # Died between steps (e.g. the interpreter could not start): blame the next pending task.
+    if kind in ("between", "inputs") and last_cell is not None and not calls_started:
+        # Between the cells and the calls only the worker's own code runs, unless a cell lied
+        # (a forged "cell_done"/"cells_done" and then a hang) or left a thread behind: blame
+        # the last cell that started, and run again without it.
+        report.cell_errors[last_cell] = f"the cell {how} (after it or a thread it started " \
+                                        f"wrote to the grader's channel)"
+        return ("cell", last_cell)
+    # Died between calls: blame the next pending task.
     for task in tasks:
         if not any((task["function"], c) in report.calls for c in range(len(task["cases"]))):
             report.task_failures[task["function"]] = f"the sandbox {how}"
@@ -556,14 +656,58 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining):
     return None
 
 
+def _write_some(fd, data):
+    """Write what the pipe takes now; return the rest (None when all is written or the reader
+    is gone)."""
+    while data is not None and len(data):
+        try:
+            written = os.write(fd, data[: 1 << 16])
+        except BlockingIOError:
+            return data
+        except OSError:  # BrokenPipeError: the worker is gone; its exit is handled elsewhere
+            return None
+        data = data[written:]
+    return None
+
+
+def _close_stdin(proc):
+    try:
+        proc.stdin.close()
+    except (OSError, ValueError):
+        pass
+
+
+def _fits_job(message, n_cells, n_cases):
+    """Whether a well-formed message names a cell, task and case this job has."""
+    if "cell" in message and message["cell"] >= n_cells:
+        return False
+    if "task" in message:
+        return message["task"] in n_cases and message["case"] < n_cases[message["task"]]
+    return True
+
+
+def _describe_confinement(message):
+    layers = []
+    if message["landlock"]:
+        layers.append(f"Landlock ABI {message['landlock']}")
+    if message["seccomp"]:
+        layers.append("seccomp filter")
+    text = " + ".join(layers) if layers else "none"
+    if message["reason"]:
+        text += f" (missing: {message['reason'][:300]})"
+    return text
+
+
 _FIELDS = {  # event -> {field: allowed types}; every message is checked before use
     "cell_start": {"cell": (int,)},
     "cell_done": {"cell": (int,), "error": (str, type(None))},
     "cells_done": {},
     "call_start": {"task": (str,), "case": (int,)},
-    "call_done": {"task": (str,), "case": (int,), "npy": (str, type(None)),
-                  "error": (str, type(None)), "forbidden": (list, type(None))},
+    "call_done": {"task": (str,), "case": (int,), "npy": (str, list, type(None)),
+                  "error": (str, type(None)), "forbidden": (list, type(None)),
+                  "inputs": (list, type(None))},
     "done": {},
+    "confined": {"landlock": (int,), "seccomp": (bool,), "reason": (str,)},
 }
 
 
@@ -573,12 +717,38 @@ def _well_formed(message) -> bool:
         return False
     for name, types in _FIELDS[message["event"]].items():
         value = message.get(name)
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             return False
         if isinstance(value, int) and not 0 <= value < 10**6:
             return False
     forbidden = message.get("forbidden")
-    return forbidden is None or all(isinstance(f, str) for f in forbidden)
+    if forbidden is not None and not all(isinstance(f, str) for f in forbidden):
+        return False
+    inputs = message.get("inputs")  # digests of the input arrays after the call
+    if inputs is not None and (len(inputs) > 10_000 or not all(isinstance(d, str) and len(d) <= 128
+                                                              for d in inputs)):
+        return False
+    return _npy_well_formed(message.get("npy"))
+
+
+MAX_PARTS = 32  # elements of a tuple result, and of a tuple inside it (as the worker's)
+
+
+def _npy_well_formed(npy, depth=0):
+    """A result is one ``.npy`` (base64 text) or, for a tuple, a list of at most
+    :data:`MAX_PARTS` of them, nested at most one level (``[Y, [h_T, c_T]]``)."""
+    if npy is None or isinstance(npy, str):
+        return depth == 0 or npy is not None
+    if not isinstance(npy, list) or depth > 1 or len(npy) > MAX_PARTS:
+        return False
+    return all(_npy_well_formed(part, depth + 1) for part in npy)
+
+
+def _load_result(npy):
+    """The array, or tuple of arrays (nested as sent), of a well-formed ``npy`` field."""
+    if isinstance(npy, list):
+        return tuple(_load_result(part) for part in npy)
+    return _load_npy(base64.b64decode(npy, validate=True))
 
 
 def _load_npy(raw: bytes) -> np.ndarray:

@@ -46,9 +46,17 @@ class Task:
     student's own Python the call may run (how "no Python loop over the output" is checked).
     ``inputs_must_not_change``: a call that modifies its array arguments fails.  ``judge``:
     instead of comparing with the solution's output, ``judge(output, case)`` returns ``None``
-    when the output is good enough or a message saying why not (e.g. an accuracy threshold on
-    labels the grader holds back in ``case.expected``).  All cases must pass for the points (as
-    an nbgrader test cell is all or nothing).
+    when the output is good enough (or ``(None, note)``, the note saying how well it did, for
+    the feedback) or a message saying why not (e.g. an accuracy threshold on labels the grader
+    holds back in ``case.expected``); a ``judge.private_paths()`` list of folders is hidden from
+    the sandbox while the task runs.  ``dtype_rule``: see :func:`dtype_problem`.  All cases
+    must pass for the points (as an nbgrader test cell is all or nothing).
+
+    ``output_names``: declares that the function returns a tuple (or list) of arrays, one name
+    per element, nested one level where an element is itself a tuple: ``("dX", "dW", "db")``, or
+    ``("Y", ("h_T", "c_T"))`` for an LSTM's outputs and final states.  Each element travels as
+    its own ``.npy``, is compared on its own, and a failure names the element (``element 2 of 3
+    (dW): wrong values ...``); the task still scores as one.
     """
 
     function: str
@@ -62,14 +70,28 @@ class Task:
     max_python_lines: int = 0  # 0: no limit
     inputs_must_not_change: bool = True
     judge: Callable | None = None
+    dtype_rule: str = ""  # see dtype_problem: the dtype rule the notebook states, if any
     grade_id: str = ""
     description: str = ""
+    output_names: tuple = ()
 
     def __post_init__(self):
         if self.library not in ("numpy", "torch"):
             raise ValueError(f"task {self.function}: library must be 'numpy' or 'torch'")
+        if self.dtype_rule not in DTYPE_RULES:
+            raise ValueError(f"task {self.function}: dtype_rule must be one of {DTYPE_RULES}")
         if not self.grade_id:
             object.__setattr__(self, "grade_id", f"test_{self.function}")
+        for name in self.output_names:
+            inner = name if isinstance(name, tuple) else (name,)
+            if not inner or not all(isinstance(n, str) for n in inner):
+                raise ValueError(f"task {self.function}: output_names holds names (str) or, one "
+                                 f"level deep, tuples of names; got {self.output_names!r}")
+
+    @property
+    def returns_tuple(self) -> bool:
+        """Whether the function returns a tuple of arrays (see ``output_names``)."""
+        return bool(self.output_names)
 
 
 def load_tasks(assignment: str) -> list:
@@ -92,3 +114,24 @@ def shape_label(**arrays: Any) -> str:
         shape = getattr(value, "shape", None)
         parts.append(f"{name} {tuple(shape)}" if shape is not None else f"{name}={value!r}")
     return ", ".join(parts)
+
+
+DTYPE_RULES = ("", "kind", "floats", "exact")
+
+
+def dtype_problem(got, expected, rule: str):
+    """``None`` when ``got``'s dtype follows ``rule`` against the reference ``expected``, else
+    what is wrong.  Rules (``Task.dtype_rule``), the ones the notebooks' visible tests state:
+    ``""`` none beyond a float where the reference is a float (the comparison's own check);
+    ``"kind"`` integers where the reference gives integers, floats where it gives floats;
+    ``"floats"`` exactly the reference's dtype where that is a float (float64 stays float64);
+    ``"exact"`` exactly the reference's dtype (e.g. max pooling keeps ``X``'s dtype)."""
+    got_dtype, want = np.asarray(got).dtype, np.asarray(expected).dtype
+    if rule == "exact" or (rule == "floats" and np.issubdtype(want, np.floating)):
+        if got_dtype != want:
+            return f"wrong dtype: got {got_dtype}, expected {want}"
+    elif rule == "kind":
+        kinds = {"b": "a bool", "i": "an integer", "u": "an integer", "f": "a float"}
+        if kinds.get(got_dtype.kind, got_dtype.kind) != kinds.get(want.kind, want.kind):
+            return f"wrong type: got {kinds.get(got_dtype.kind, str(got_dtype))}, expected {kinds.get(want.kind, str(want))}"
+    return None

@@ -13,7 +13,9 @@ line:
     {"event": "call_done", "task": t, "case": c, "npy": base64 | null, "error": ..., "forbidden": ...}
     {"event": "done"}
 
-Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  Nothing secret is in
+Outputs travel as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
+tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
+element, or, for an element that is itself a tuple, a list of those: ``[Y, [h_T, c_T]]``.  Nothing secret is in
 this process: no expected values, no hidden tests.  The parent process enforces the hard limits
 (wall clock, kill); the timers here only let a slow cell fail without losing the others.
 """
@@ -26,14 +28,17 @@ import os
 import resource
 import signal
 import sys
+import time
 import types
 
 MAX_MESSAGE = 2000  # characters of an error message sent back
+MAX_PARTS = 32  # elements of a tuple result (and of a tuple inside it); the grader checks it too
 
 # Libraries a NumPy task may not use; the course library too, since it holds reference answers.
+# cffi (installed with nbgrader) calls any C function of the process, past every audit hook.
 FORBIDDEN_IN_NUMPY = ("torch", "scipy", "dlcourse", "tensorflow", "jax", "jaxlib", "cupy",
-                      "numba", "sklearn", "skimage", "cv2", "autograder")
-FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy")
+                      "numba", "sklearn", "skimage", "cv2", "autograder", "cffi", "_cffi_backend")
+FORBIDDEN_IN_TORCH = ("dlcourse", "autograder", "scipy", "cffi", "_cffi_backend")
 
 
 def package_dirs(names):
@@ -104,18 +109,6 @@ class _Sink(io.TextIOBase):
         return len(text)
 
 
-class _Reporter:
-    def __init__(self, fd):
-        self._fd = fd
-
-    def send(self, **message):
-        data = (json.dumps(message) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-
-
 def _error_text(exc):
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
@@ -132,6 +125,20 @@ class _ForbiddenModule(types.ModuleType):
     def __getattr__(self, attr):
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
+        if attr[:1].isupper():
+            # A class name (``torch.Tensor``): libraries allowed in the task ask
+            # ``isinstance(x, sys.modules["torch"].Tensor)`` (matplotlib does, to plot any
+            # array); the answer is no, and making one is refused.
+            log, name = self.__dict__["_log"], f"{self.__name__}.{attr}"
+
+            def refuse(cls, *args, **kwargs):
+                log.append(name.split(".")[0])
+                raise ForbiddenLibrary(f"{name} may not be used in a NumPy task")
+
+            stub = type(attr, (), {"__new__": refuse, "__init_subclass__": classmethod(refuse),
+                                   "__module__": self.__name__})
+            self.__dict__[attr] = stub
+            return stub
         self.__dict__["_log"].append(self.__name__)
         raise ForbiddenLibrary(f"{self.__name__} may not be used in a NumPy task")
 
@@ -157,94 +164,237 @@ class _StubFinder:
         pass
 
 
-def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=()):
+# Where PEP 578 hands out frame objects: with a frame, student code reaches the worker's own
+# locals through ``f_back`` (which raises no event) and could rewrite its bookkeeping.
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+
+
+def _install_audit_hook(box, forbidden, log, stub_finder=None, trace_gate=None, forbidden_dirs=(),
+                        library_roots=(), worker_file=None, hide_frames=True, calls=None):
     """Block what graded code never needs: other processes, the network, forbidden imports,
-    writing outside the sandbox.  Audit hooks cannot be removed once added.
+    writing outside the sandbox, frame objects, code claiming a library's file name.  Audit
+    hooks cannot be removed once added, but PEP 578 says plainly that they are no security
+    boundary (ctypes, C extensions and signal handlers pass them): every check here is a second
+    layer behind the sandbox's file system, namespaces and the grader's own comparisons.
 
     ``forbidden_dirs``: real paths of the forbidden packages' files; an extension module loaded
-    from there (under any module name) is refused, whatever name it is imported under."""
+    from there (under any module name) is refused.  ``library_roots``: real paths of the
+    interpreter's prefixes; an extension module from anywhere else (a copy in the box) is
+    refused too.  ``hide_frames``: refuse frame objects once the graded calls begin (not in
+    torch tasks: PyTorch takes frames in the modules it imports lazily, at the first dispatch
+    mode; not while the cells run: pyparsing, which matplotlib uses, takes frames too).
+
+    ``calls``: ``(run, arguments)``, the graded calls, held here and nowhere else until the
+    worker raises the audit event ``autograder.calls`` after the cells: ``run(*arguments)``
+    then runs inside this hook, in a frame no frame a cell could have kept leads to, and never
+    returns.  A cell that raises the event first runs the calls itself, before the grader has
+    sent the inputs: it waits for them until the cell's time runs out.  Paths are resolved by the kernel (``/proc/self/fd``), and everything the hook
+    calls is bound here, before student code runs: replacing ``os.path.realpath``,
+    ``builtins.isinstance`` or the worker's globals later changes nothing in here."""
     box = os.path.realpath(box)
-    forbidden_dirs = tuple(forbidden_dirs)
-    blocked_events = {
+    forbidden_dirs = tuple(d + os.sep for d in forbidden_dirs) + tuple(forbidden_dirs)
+    library_roots = tuple(r.rstrip(os.sep) + os.sep for r in library_roots)
+    code_names = ("<frozen ",) + library_roots + ((worker_file,) if worker_file else ())
+    blocked_events = frozenset({
         "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
         "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "socket.sendto",
-        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "os.kill", "os.killpg",
-        "signal.pthread_kill", "sys.setprofile", "sys.settrace", "os.chmod", "os.chown",
-        # Walking the heap would reach the refusing kernels' registration handles (see
-        # _refuse_operators) and the worker's own state; graded code never needs it.
+        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+        "ctypes.call_function", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.memmove",
+        "ctypes.memset", "ctypes.string_at", "ctypes.wstring_at", "ctypes.addressof",
+        "os.kill", "os.killpg", "signal.pthread_kill", "sys.setprofile", "sys.settrace",
+        "os.chmod", "os.chown",
+        # Walking the heap would reach the worker's own state; graded code never needs it.
         "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    }
+    })
+    frame_events = _FRAME_EVENTS if hide_frames else frozenset()
+    frame_attributes = _FRAME_ATTRIBUTES if hide_frames else frozenset()
+    pending = [calls] if calls else []
+    in_calls = [False]
+    _isinstance, _str, _bytes, _len, _int, _tuple = isinstance, str, bytes, len, int, tuple
+    _decode_bytes, _startswith, _split = bytes.decode, str.startswith, str.split
+    _open, _close, _readlink, _getpid = os.open, os.close, os.readlink, os.getpid
+    _realpath, _O_PATH = os.path.realpath, getattr(os, "O_PATH", 0)
+    _writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+    _PermissionError, _ValueError, _Forbidden = PermissionError, ValueError, ForbiddenLibrary
+    _append = log.append
+    _any = any
+
+    def resolved(path):
+        """The real path of an existing file as the kernel sees it (symlinks, ``..``, bind
+        mounts), without calling any Python-level path code."""
+        if _isinstance(path, _bytes):
+            path = _decode_bytes(path, "utf-8", "surrogateescape")
+        if not _O_PATH:
+            return _realpath(path)
+        fd = _open(path, _O_PATH)
+        try:
+            return _readlink("/proc/self/fd/" + _str(fd))
+        finally:
+            _close(fd)
+
+    _read, _fstat, _O_RDONLY = os.read, os.fstat, os.O_RDONLY
+
+    def file_bytes(path):
+        try:
+            fd = _open(path, _O_RDONLY)
+        except OSError:
+            return None
+        try:
+            size = _fstat(fd).st_size
+            if size > 64 * 2**20:
+                return None
+            data, chunk = b"", b"."
+            while chunk and _len(data) < size:
+                chunk = _read(fd, size - _len(data))
+                data += chunk
+            return data
+        finally:
+            _close(fd)
 
     def hook(event, args):
+        if event == "autograder.calls":
+            if not pending:
+                raise _PermissionError("the graded calls have started already")
+            run, arguments = pending.pop()
+            in_calls[0] = True
+            run(*arguments, *args)  # does not return: the worker exits at its end
         if event == "sys.settrace" and trace_gate and trace_gate["open"]:
-            return  # the worker's own line counter (see _count_lines)
+            return  # the worker's own line counter
         if event in blocked_events:
-            if event == "os.kill" and args and args[0] == os.getpid():
+            if event == "os.kill" and args and args[0] == _getpid():
                 return
-            raise PermissionError(f"the grader's sandbox does not allow {event}")
+            raise _PermissionError("the grader's sandbox does not allow " + event)
+        if in_calls[0] and (event in frame_events or (event == "object.__getattr__" and _len(args) > 1
+                                                     and args[1] in frame_attributes)):
+            # ValueError is what ``sys._getframe`` raises on a short stack: the standard
+            # library's callers (logging, namedtuple, typing) fall back without a frame.
+            raise _ValueError("the grader's sandbox does not hand out frame objects")
+        if event == "compile" or event == "code.__new__":
+            filename = args[1] if _len(args) > 1 else None
+            if _isinstance(filename, _bytes):
+                filename = _decode_bytes(filename, "utf-8", "surrogateescape")
+            if _isinstance(filename, _str) and _startswith(filename, code_names):
+                if event == "compile" and _isinstance(args[0], _bytes) and args[0] == file_bytes(filename):
+                    return  # the import system compiling a library's own source file
+                raise _PermissionError("the grader's sandbox does not allow code that claims the "
+                                       "file name " + filename)
+            return
         if event == "import":
-            top = str(args[0]).split(".")[0]
-            filename = args[1] if len(args) > 1 else None
-            if isinstance(filename, (str, bytes)) and forbidden_dirs and _under(filename, forbidden_dirs):
-                log.append(os.path.basename(os.fsdecode(filename)).split(".")[0])
-                raise ForbiddenLibrary(f"{os.fsdecode(filename)} belongs to a library that may not be used here")
-            meta_path = args[3] if len(args) > 3 else None
+            top = _split(_str(args[0]), ".")[0]
+            filename = args[1] if _len(args) > 1 else None
+            if _isinstance(filename, (_str, _bytes)) and (forbidden_dirs or library_roots):
+                try:
+                    real = resolved(filename)
+                except OSError:
+                    real = None
+                if real is not None and forbidden_dirs and (real in forbidden_dirs or
+                                                            _startswith(real, forbidden_dirs)):
+                    _append(_split(_split(real, "/")[-1], ".")[0])
+                    raise _Forbidden(real + " belongs to a library that may not be used here")
+                if real is not None and library_roots and not _startswith(real, library_roots):
+                    _append(_split(_split(real, "/")[-1], ".")[0])
+                    raise _Forbidden(real + " is a compiled extension from outside the installed "
+                                     "libraries (a copy?); it may not be loaded here")
+            meta_path = args[3] if _len(args) > 3 else None
             if stub_finder is not None and meta_path and meta_path[0] is stub_finder:
                 return  # the stub finder answers first: the import yields a stub
             if top in forbidden:
-                log.append(top)
-                raise ForbiddenLibrary(f"{top} may not be used here")
+                _append(top)
+                raise _Forbidden(top + " may not be used here")
         elif event == "open":
             path, mode = args[0], args[1]
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-            if writing and isinstance(path, (str, bytes)):
-                real = os.path.realpath(os.fsdecode(path))
-                if not (real == box or real.startswith(box + os.sep) or real == os.devnull):
-                    raise PermissionError(f"the grader's sandbox does not allow writing {real}")
+            writing = (_isinstance(mode, _str) and _any(c in mode for c in "wax+")) or (
+                _isinstance(args[2], _int) and args[2] & _writing_flags)
+            if writing and _isinstance(path, (_str, _bytes)):
+                if _isinstance(path, _bytes):
+                    path = _decode_bytes(path, "utf-8", "surrogateescape")
+                real = _realpath(path)
+                if not (real == box or _startswith(real, box + "/") or real == "/dev/null"):
+                    raise _PermissionError("the grader's sandbox does not allow writing " + real)
 
+    hook.__cantrace__ = True  # the graded calls run inside it, and the line counter must see them
     sys.addaudithook(hook)
 
 
-def _line_tracer(counter):
-    """A trace function counting the lines run in code compiled from notebook cells."""
+def _line_counter(gettrace, settrace, trace_gate, library_roots, trusted_codes):
+    """``(start, stop)`` of a counter of the lines of the student's Python run by one call.
 
-    def tracer(frame, event, arg):
-        if not frame.f_code.co_filename.startswith("<cell "):
-            return None  # library code (NumPy's Python parts) is not the student's loop
-        if event == "line":
-            counter[0] += 1
-        return tracer
+    Every line counts except those of the interpreter's installed libraries (by file; the audit
+    hook refuses code compiled under such a file name unless it is that file's own source) and
+    of this worker (by code object).  Student code cannot reach the counter through
+    ``sys.gettrace`` (which returns None to it while counting) nor through frames (the audit
+    hook refuses to hand them out), and ``stop`` checks, after the call, that the tracer was
+    still installed and that no frame it traced had its tracing turned off or replaced
+    (``frame.f_trace_lines = False``); either makes the call fail.  Threads are checked by the
+    caller: a loop in another thread is not traced at all."""
+    _startswith, _len, _append = str.startswith, len, list.append
 
-    return tracer
+    def start():
+        count, traced = [0], []
+
+        def local(frame, event, arg):
+            if event == "line":
+                count[0] += 1
+            return local
+
+        def tracer(frame, event, arg):
+            code = frame.f_code
+            if code in trusted_codes or _startswith(code.co_filename, library_roots):
+                return None
+            frame.f_trace_lines = True
+            _append(traced, frame)
+            return local
+
+        trace_gate["open"] = True
+        settrace(tracer)
+        trace_gate["open"] = False
+        return count, traced, tracer, local
+
+    def stop(state):
+        count, traced, tracer, local = state
+        intact = gettrace() is tracer
+        trace_gate["open"] = True
+        settrace(None)
+        trace_gate["open"] = False
+        for frame in traced:
+            if not frame.f_trace_lines or (frame.f_trace is not None and frame.f_trace is not local):
+                intact = False
+        del traced[:]
+        return count[0], intact
+
+    return start, stop
 
 
-def _arrays_in(values, path=()):
-    """``[(path, array)]`` for every array argument, looking inside tuples and lists."""
-    for index, value in enumerate(values):
-        if isinstance(value, (tuple, list)):
-            yield from _arrays_in(value, path + (index,))
-        elif hasattr(value, "shape"):
-            yield path + (index,), value
+def _trusted_codes(path):
+    """Every code object of this file (compiled as the interpreter compiled it): frames running
+    the worker's own code are not the student's lines."""
+    with open(path, encoding="utf-8") as fh:
+        pending = [compile(fh.read(), path, "exec")]
+    found = set()
+    while pending:
+        code = pending.pop()
+        found.add(code)
+        pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return frozenset(found)
 
 
-def _snapshot(values):
-    """Copies of the array arguments, to tell afterwards whether a call modified them."""
-    return [(where, value.detach().clone() if hasattr(value, "detach") else value.copy())
-            for where, value in _arrays_in(values)]
+def input_digest(array, sha256, tobytes):
+    """What the grader compares to tell whether a call modified an input array: a digest of its
+    dtype, shape and bytes (taken in the worker after the call, and in the grader from its own
+    copy of the inputs).  ``sha256`` and ``tobytes`` (``np.ndarray.tobytes``) are passed in, as
+    bound before any student code ran."""
+    digest = sha256(f"{array.dtype.str} {array.shape}".encode())
+    digest.update(tobytes(array))
+    return digest.hexdigest()
 
 
-def _modified(values, snapshot, np):
-    """The argument number (1-based, with the position inside a tuple) of a modified array."""
-    for where, before in snapshot:
-        after = values
-        for index in where:
-            after = after[index]
-        if hasattr(after, "detach"):
-            after, before = after.detach().cpu().numpy(), before.cpu().numpy()
-        if not np.array_equal(np.asarray(after), np.asarray(before), equal_nan=True):
-            return ".".join(str(i + 1) for i in where)
-    return None
+def argument_label(path):
+    """``(1, 2)`` -> ``'number 2.3'``; ``('scale',)`` -> ``'scale'``: how a message names an
+    input array (positions 1-based, keyword arguments by name)."""
+    if path and isinstance(path[0], str):
+        return ".".join([path[0]] + [str(p + 1) for p in path[1:]])
+    return "number " + ".".join(str(p + 1) for p in path)
 
 
 def _strip_magics(source):
@@ -253,16 +403,22 @@ def _strip_magics(source):
     return "\n".join(("pass  # " + ln) if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
 
 
-def _decode(value, arrays, to_tensor):
+def _decode(value, arrays, to_tensor, record=None, path=()):
+    """A case's ``args`` / ``kwargs`` as the student's function receives them.  ``record``
+    collects ``(path, array)`` for every input array, in order: what the inputs check digests
+    (a tensor made by ``to_tensor`` shares the array's memory, so writes show in both)."""
     if isinstance(value, dict) and "__array__" in value:
         arr = arrays[value["__array__"]]
+        if record is not None:
+            record.append((path, arr))
         return to_tensor(arr) if to_tensor else arr
     if isinstance(value, dict) and "__tuple__" in value:
-        return tuple(_decode(v, arrays, to_tensor) for v in value["__tuple__"])
+        return tuple(_decode(v, arrays, to_tensor, record, path + (i,))
+                     for i, v in enumerate(value["__tuple__"]))
     if isinstance(value, list):
-        return [_decode(v, arrays, to_tensor) for v in value]
+        return [_decode(v, arrays, to_tensor, record, path + (i,)) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _decode(v, arrays, to_tensor) for k, v in value.items()}
+        return {k: _decode(v, arrays, to_tensor, record, path + (k,)) for k, v in value.items()}
     return value
 
 
@@ -277,6 +433,30 @@ def _encode_result(result, np):
     buffer = io.BytesIO()
     np.save(buffer, arr.copy(order="C"), allow_pickle=False)  # keeps 0-d results 0-d
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _encode_output(result, np, as_tuple):
+    """``.npy`` (base64) of ``result``; for a task returning a tuple, a list of them, one level
+    of nesting deep (``(Y, (h_T, c_T))``).  The grader compares the structure with its own."""
+    if not as_tuple or not isinstance(result, (tuple, list)):
+        return _encode_result(result, np)
+
+    def parts(values, path):
+        if len(values) > MAX_PARTS:
+            raise TypeError(f"returned a tuple of {len(values)} elements; at most {MAX_PARTS} are accepted")
+        encoded = []
+        for index, value in enumerate(values, start=1):
+            here = path + (index,)
+            if isinstance(value, (tuple, list)) and len(here) == 1:
+                encoded.append(parts(value, here))
+                continue
+            try:
+                encoded.append(_encode_result(value, np))
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"element {'.'.join(map(str, here))} of the returned tuple: {err}") from None
+        return encoded
+
+    return parts(result, ())
 
 
 class _OpRecorder:
@@ -308,19 +488,32 @@ def _refuse_operators(torch, names, log):
     The dispatch-mode recorder alone is advisory: student code runs in this process and can
     leave the mode (``torch.utils._python_dispatch._disable_current_modes``) or reach the
     recorder through frames.  With the kernels gone, a forbidden operator cannot produce a
-    value by any Python path; the student's function fails instead.  The registration handles
-    are kept alive only by the refusing kernels themselves (which only the C++ dispatcher holds)
-    and nothing here keeps a reference once this function returns, so student code cannot
-    reset them without ``gc`` (which the audit hook refuses in torch tasks).
+    value by any Python path; the student's function fails instead.
+
+    Undoing a replacement takes its registration handle (``handle.reset()``).  No Python object
+    refers to the handles once this function returns: each is kept alive only by one reference
+    count added here on purpose and never given back (they are pybind11 objects, which the
+    garbage collector does not track, so not even ``gc.get_objects`` lists them).  The refusing
+    kernel closes over its operator's name and the log only: its frame, which student code can
+    reach through the exception's traceback, leads nowhere near a handle.  (The test
+    ``test_undoing_the_kernel_guard_through_the_exception_traceback_fails`` is the attack that
+    worked while the kernel kept the handles in a default argument.)
     """
+    import ctypes
+
     wanted = set(names)
     if not wanted:
         return
+    keep_alive = ctypes.PyDLL(None).Py_IncRef  # a private handle on the C API, not ctypes.pythonapi
+    keep_alive.argtypes = [ctypes.py_object]
+    keep_alive.restype = None
     libraries = {}
 
     def refusing(qualname):
-        def kernel(*args, _keep=libraries, **kwargs):
-            log.append(f"torch operator {qualname.split('::')[-1].split('.')[0]}")
+        short = qualname.split("::")[-1].split(".")[0]
+
+        def kernel(*args, **kwargs):
+            log.append(f"torch operator {short}")
             raise PermissionError(f"the grader's sandbox does not allow the PyTorch operator "
                                   f"{qualname} in this task")
         return kernel
@@ -338,11 +531,92 @@ def _refuse_operators(torch, names, log):
                 libraries[(namespace, key)].impl(name, key, refusing(qualname), False)
             except (RuntimeError, TypeError, ValueError):
                 pass
+    for handle in libraries.values():
+        keep_alive(handle)
+    libraries.clear()
+
+
+def _json_writer(fd):
+    """``send(**message)``: one JSON line on ``fd``, built with references bound now.  Student
+    code can later replace ``json.dumps`` (or the encoder it calls), ``os.write`` or builtins;
+    the worker's own reports then still say what the worker measured."""
+    import json.encoder
+
+    quote = json.encoder.encode_basestring_ascii  # C when _json is there
+    write, _isinstance, _str, _int, _bool = os.write, isinstance, str, int, bool
+    _list, _tuple, _join, _encode, _memoryview = list, tuple, ", ".join, str.encode, memoryview
+
+    def value(v):
+        if v is None:
+            return "null"
+        if _isinstance(v, _bool):
+            return "true" if v else "false"
+        if _isinstance(v, _int):
+            return _str(_int(v))
+        if _isinstance(v, _str):
+            return quote(v)
+        if _isinstance(v, (_list, _tuple)):
+            return "[" + _join([value(x) for x in v]) + "]"
+        raise TypeError("not a message value")
+
+    def send(**message):
+        line = "{" + _join([quote(k) + ": " + value(v) for k, v in message.items()]) + "}\n"
+        view = _memoryview(_encode(line, "ascii"))
+        while view:
+            view = view[write(fd, view):]
+
+    return send
+
+
+def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count, sleep):
+    """The thread id the kernel gives a new thread now.  In the sandbox's own PID namespace ids
+    are handed out in order to this process's threads only, so two probes around a call tell
+    whether any thread (or process) was started during it, even one that has ended since.
+    Returns once the probe thread is gone (``count``: ``_thread._count``)."""
+    got = []
+    done = allocate_lock()
+    done.acquire()
+    before = count()
+
+    def probe():
+        got.append(get_native_id())
+        done.release()
+
+    start_new_thread(probe, ())
+    done.acquire()
+    for _ in range(2000):
+        if count() <= before:
+            break
+        sleep(0.0005)
+    return got[0]
+
+
+def _private_copies():
+    """This module's functions re-bound to a private copy of its globals (and of builtins).
+    Student code can reach the module's own functions (the SIGALRM handler, ``sys.stdout``'s
+    type, the import stubs) and through them rewrite the module's globals or a function's
+    ``__code__``; the copies share neither."""
+    private = dict(globals())
+    private["__builtins__"] = dict(builtins.__dict__)
+    public = globals()
+    for name, value in list(private.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is public:
+            copy = types.FunctionType(value.__code__, private, value.__name__, value.__defaults__,
+                                      value.__closure__)
+            copy.__kwdefaults__ = value.__kwdefaults__
+            private[name] = copy
+    return private
 
 
 def main():
+    # Everything the worker uses once student code has run is bound to a local name here, first:
+    # student code can reach and rewrite this module's globals (through any of its functions'
+    # ``__globals__``), builtins, and the attributes of numpy, json, os and hashlib.
+    import _thread
+    import hashlib
+
     fd = int(sys.argv[1])
-    reporter = _Reporter(fd)
+    send = _json_writer(fd)
     box = os.getcwd()
     with open("job.json", encoding="utf-8") as fh:
         job = json.load(fh)
@@ -383,56 +657,114 @@ def main():
     else:
         forbidden = FORBIDDEN_IN_NUMPY
     forbidden_dirs = package_dirs(forbidden)  # before any stub stands in for them
+    stub_finder = None
     if mode != "torch":
         for name in forbidden:
-            sys.modules[name] = _ForbiddenModule(name, forbidden_log)
+            # Only where one is loaded already; the others appear (as stubs) when imported, so
+            # an allowed library that asks ``"tensorflow" in sys.modules`` is told the truth.
+            if name in sys.modules:
+                sys.modules[name] = _ForbiddenModule(name, forbidden_log)
         stub_finder = _StubFinder(forbidden, forbidden_log)
         sys.meta_path.insert(0, stub_finder)
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    library_roots = tuple(sorted({os.path.realpath(p) for p in prefixes} | prefixes))
+    worker_file = os.path.realpath(__file__)
     trace_gate = {"open": False}
-    _install_audit_hook(box, set(forbidden), forbidden_log,
-                        stub_finder=stub_finder if mode != "torch" else None, trace_gate=trace_gate,
-                        forbidden_dirs=forbidden_dirs)
-    settrace = sys.settrace
+    private = _private_copies()
+    kit = dict(
+        job=json.loads(json.dumps(job)),  # the calls' own copy: ``job`` stays in this frame
+        send=private["_json_writer"](fd),
+        counter=private["_line_counter"](sys.gettrace, sys.settrace, trace_gate,
+                              tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
+                              private["_trusted_codes"](worker_file)),
+        setitimer=signal.setitimer, ITIMER_REAL=signal.ITIMER_REAL,
+        decode=private["_decode"], encode_output=private["_encode_output"],
+        error_text=private["_error_text"], digest_of=private["input_digest"],
+        sha256=hashlib.sha256, tobytes=np.ndarray.tobytes, np=np,
+        load_npz=np.load, BytesIO=io.BytesIO, fdopen=os.fdopen, exit=os._exit,
+        process_time=time.process_time, thread_time=time.thread_time,
+        probe=private["_threads_started_probe"],
+        probe_args=(_thread.start_new_thread, _thread.allocate_lock, _thread.get_native_id,
+                    _thread._count, time.sleep),
+        own_pid_namespace=bool(job.get("own_pid_namespace")),
+        Timeout=CellTimeout, forbidden_log=forbidden_log, refused_log=refused_log,
+        recorder=recorder, to_tensor=to_tensor,
+    )
+    calls = (private["_run_calls"], (kit, inputs_fd))
+    _install_audit_hook(box, set(forbidden), forbidden_log, stub_finder=stub_finder,
+                        trace_gate=trace_gate, forbidden_dirs=forbidden_dirs,
+                        library_roots=library_roots, worker_file=worker_file,
+                        hide_frames=mode != "torch", calls=calls)
+    # Nothing the graded calls use stays in this frame, which a cell can reach (its own frame's
+    # ``f_back``): the audit hook holds it and hands it over after the cells.
+    del kit, calls, private, trace_gate
+    audit, setitimer, ITIMER_REAL = sys.audit, signal.setitimer, signal.ITIMER_REAL
+    error_text, strip_magics, Timeout = _error_text, _strip_magics, CellTimeout
 
-    # From here on, student code runs.  Keep our own references first.
-    setitimer, ITIMER_REAL = signal.setitimer, signal.ITIMER_REAL
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    # The notebook's code runs in a module of its own, which is also ``sys.modules["__main__"]``
+    # (as in a Jupyter kernel): ``import __main__`` reaches the student's names, not the worker.
+    student_main = types.ModuleType("__main__")
+    namespace = student_main.__dict__
+    namespace["__builtins__"] = builtins
+    sys.modules["__main__"] = student_main
+    sys.gettrace = lambda: None  # the line counter is not the student's to see (or reset)
     sys.stdout = sys.stderr = _Sink()
+
+    # From here on, student code runs.  The cells' reports use their own writer.
+    send = _json_writer(fd)
     skip = set(job.get("skip_cells", []))
     for index, cell in enumerate(job["cells"]):
         if index in skip:
             continue
-        reporter.send(event="cell_start", cell=index)
+        send(event="cell_start", cell=index)
         error = None
         try:
-            code = compile(_strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
+            code = compile(strip_magics(cell["source"]), f"<cell {cell['label']}>", "exec")
             setitimer(ITIMER_REAL, job["cell_timeout"])
             try:
                 exec(code, namespace)
             finally:
                 setitimer(ITIMER_REAL, 0)
-        except CellTimeout:
+        except Timeout:
             error = f"timed out after {job['cell_timeout']:g} s"
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
-            error = _error_text(exc)
-        reporter.send(event="cell_done", cell=index, error=error)
+            error = error_text(exc)
+        send(event="cell_done", cell=index, error=error)
+    send(event="cells_done")
+    audit("autograder.calls", namespace)  # runs the graded calls (see _install_audit_hook)
+    os._exit(3)  # not reached unless a cell took the calls: they have run already
 
-    reporter.send(event="cells_done")
-    with os.fdopen(inputs_fd, "rb") as channel:
+
+def _run_calls(kit, inputs_fd, namespace):
+    """The graded calls, run inside the audit hook (see :func:`_install_audit_hook`) with the
+    references ``kit`` bound before any student code ran.  Ends the process."""
+    job, send, np = kit["job"], kit["send"], kit["np"]
+    counter_start, counter_stop = kit["counter"]
+    setitimer, ITIMER_REAL, Timeout = kit["setitimer"], kit["ITIMER_REAL"], kit["Timeout"]
+    decode, encode_output, error_text = kit["decode"], kit["encode_output"], kit["error_text"]
+    digest_of, sha256, tobytes = kit["digest_of"], kit["sha256"], kit["tobytes"]
+    probe, probe_args = kit["probe"], kit["probe_args"]
+    process_time, thread_time = kit["process_time"], kit["thread_time"]
+    own_pid_namespace, to_tensor = kit["own_pid_namespace"], kit["to_tensor"]
+    forbidden_log, refused_log, recorder = kit["forbidden_log"], kit["refused_log"], kit["recorder"]
+    _callable, _sorted, _set, _bool, _tuple = callable, sorted, set, bool, tuple
+    get = dict.get
+
+    with kit["fdopen"](inputs_fd, "rb") as channel:
         payload = channel.read()
-    arrays = dict(np.load(io.BytesIO(payload), allow_pickle=False)) if payload else {}
+    arrays = dict(kit["load_npz"](kit["BytesIO"](payload), allow_pickle=False)) if payload else {}
 
     for task in job["tasks"]:
         name = task["function"]
-        function = namespace.get(name)
+        function = get(namespace, name)
         failed = False
         for case_index, case in enumerate(task["cases"]):
-            reporter.send(event="call_start", task=name, case=case_index)
+            send(event="call_start", task=name, case=case_index)
             message = {"event": "call_done", "task": name, "case": case_index,
-                       "npy": None, "error": None, "forbidden": None}
-            if not callable(function):
+                       "npy": None, "error": None, "forbidden": None, "inputs": None}
+            if not _callable(function):
                 message["error"] = "not defined"
-                reporter.send(**message)
+                send(**message)
                 break
             if failed:
                 break  # one failing case fails the task; do not spend time on the rest
@@ -441,16 +773,19 @@ def main():
             mode_ctx = recorder.mode_class() if recorder else None
             if recorder:
                 recorder.ops.clear()
+            record = []
             try:
-                args = _decode(case["args"], arrays, to_tensor)
-                kwargs = _decode(case["kwargs"], arrays, to_tensor)
-                snapshot = _snapshot(args) if task.get("inputs_must_not_change", True) else []
-                lines = [0]
-                counting = bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
+                args = decode(case["args"], arrays, to_tensor, record)
+                kwargs = decode(case["kwargs"], arrays, to_tensor, record)
+                record = _tuple(record)  # (a list could be refilled with pristine copies)
+                counting = _bool(case.get("count_lines")) and task.get("max_python_lines", 0) > 0
                 if counting:
-                    trace_gate["open"] = True
-                    settrace(_line_tracer(lines))
-                    trace_gate["open"] = False
+                    # Another thread is not traced.  A notebook's threads may live on (tqdm's
+                    # monitor does) but must not work during the call: the kernel's CPU clocks
+                    # tell the process's time from this thread's.
+                    first_id = probe(*probe_args) if own_pid_namespace else None
+                    cpu_start, own_start = process_time(), thread_time()
+                    state = counter_start()
                 setitimer(ITIMER_REAL, task["call_timeout"])
                 try:
                     if mode_ctx is not None:
@@ -458,38 +793,47 @@ def main():
                             result = function(*args, **kwargs)
                     else:
                         result = function(*args, **kwargs)
+                    # Still counted: an object whose __array__ loops is the student's loop too.
+                    encoded = encode_output(result, np, task.get("tuple_output", False))
                 finally:
                     setitimer(ITIMER_REAL, 0)
                     if counting:
-                        trace_gate["open"] = True
-                        settrace(None)
-                        trace_gate["open"] = False
-                changed = _modified(args, snapshot, np)
-                if changed is not None:
-                    raise ValueError(f"it modified its input argument number {changed}; "
-                                     f"the inputs must not be changed (work on a copy)")
-                if counting and lines[0] > task["max_python_lines"]:
-                    raise ValueError(
-                        f"it ran {lines[0]} lines of Python for one call (limit "
-                        f"{task['max_python_lines']}): use array operations instead of a Python "
-                        f"loop over the output")
-                message["npy"] = _encode_result(result, np)
-            except CellTimeout:
+                        lines, intact = counter_stop(state)
+                if counting:
+                    own = thread_time() - own_start
+                    others = process_time() - cpu_start - own
+                    started = own_pid_namespace and probe(*probe_args) != first_id + 1
+                    if not intact or started or others > 0.0005 + 0.02 * own:
+                        raise ValueError(
+                            "the call " + ("started a thread" if started else
+                                           "switched off the counting of its Python lines"
+                                           if not intact else
+                                           f"let another thread work ({others * 1e3:.1f} ms of CPU)")
+                            + ": a task with a line budget must run in the calling thread, traced")
+                    if lines > task["max_python_lines"]:
+                        raise ValueError(
+                            f"it ran {lines} lines of Python for one call (limit "
+                            f"{task['max_python_lines']}): use array operations instead of a "
+                            f"Python loop over the output")
+                message["npy"] = encoded
+            except Timeout:
                 message["error"] = f"timed out after {task['call_timeout']:g} s"
             except BaseException as exc:  # noqa: BLE001
-                message["error"] = _error_text(exc)
+                message["error"] = error_text(exc)
+            # The grader compares these with its own copy of the inputs: whether the call
+            # modified one is decided there, not here.
+            message["inputs"] = [digest_of(array, sha256, tobytes) for _, array in record]
             if forbidden_log:
-                message["forbidden"] = sorted(set(forbidden_log))
+                message["forbidden"] = _sorted(_set(forbidden_log))
             elif recorder is not None:
-                used = sorted(recorder.ops & set(task.get("forbidden_ops", ())))
-                used = sorted({f"torch operator {op}" for op in used} | set(refused_log))
+                used = recorder.ops & _set(task.get("forbidden_ops", ()))
+                used = _sorted({f"torch operator {op}" for op in used} | _set(refused_log))
                 if used:
                     message["forbidden"] = used
             failed = message["error"] is not None or message["forbidden"] is not None
-            reporter.send(**message)
-    reporter.send(event="done")
-    sys.stdout.flush()
-    os._exit(0)
+            send(**message)
+    send(event="done")
+    kit["exit"](0)
 
 
 if __name__ == "__main__":

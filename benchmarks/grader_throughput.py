@@ -93,13 +93,34 @@ def loadavg():
 
 
 def timed(cmd, cwd, env=None, timeout=3600):
+    """Run ``cmd``; return its wall-clock seconds and the machine's load around and during it
+    (the 1-minute load average sampled every second: other work on a small machine moves the
+    figures, so they are stored beside them)."""
+    import threading
+
     before = loadavg()
+    samples, stop = [], threading.Event()
+
+    def sample():
+        while not stop.wait(1.0):
+            samples.append(loadavg()[0] if loadavg() else None)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return seconds, {"load_before": before, "load_after": loadavg()}
+    during = [x for x in samples if x is not None]
+    load = {"load_before": before, "load_after": loadavg(),
+            "load_1m_during": {"mean": round(statistics.mean(during), 2), "max": max(during)} if during else None}
+    sandbox_line = [ln for ln in done.stderr.splitlines() if ln.startswith("sandbox: ")]
+    if sandbox_line:
+        load["sandbox"] = sandbox_line[-1][len("sandbox: "):]
+    return seconds, load
 
 
 def ours_scores(out: Path, assignment: str) -> dict:
@@ -131,9 +152,11 @@ def machine_info():
             versions[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 - informational only
             versions[mod] = None
+    from autograder.batch import SANDBOX
     from autograder.sandbox import isolation_level
 
     return {
+        "sandbox_kernel_layers": SANDBOX.get("confinement"),
         "cpu": cpu, "nproc": os.cpu_count(),
         "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gib": mem, "os": platform.platform(), "python": platform.python_version(),
@@ -173,7 +196,11 @@ def profile(assignment: str, tmp: Path, records: Path) -> dict:
         "nbgrader_cli_start_s": median_time(lambda: run(str(Path(py).parent / "nbgrader"), "--version"), 3),
     }
     level = isolation_level()
-    if level != "rlimits":
+    if level == "bubblewrap":
+        from autograder.sandbox import _bubblewrap_works
+
+        out["bwrap_start_python_numpy_s"] = median_time(_bubblewrap_works, 3)
+    if level.startswith("namespaces"):
         userns = ["--user", "--map-root-user"] if level == "namespaces-user" else []
         out["unshare_namespaces_s"] = median_time(lambda: run(
             "unshare", *userns, "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
@@ -192,6 +219,15 @@ def profile(assignment: str, tmp: Path, records: Path) -> dict:
         if mode_tasks:
             out[f"sandbox_run_{mode}_s"] = median_time(
                 lambda: run_in_sandbox(plan.cells, mode_tasks, mode, Limits(), private_paths=[REPO, tmp]), 3)
+            if mode == "numpy":  # what the kernel layers (Landlock, seccomp) cost
+                from autograder import sandbox
+
+                sandbox.CONFINE = False
+                try:
+                    out["sandbox_run_numpy_without_kernel_layers_s"] = median_time(
+                        lambda: run_in_sandbox(plan.cells, mode_tasks, mode, Limits(), private_paths=[REPO, tmp]), 3)
+                finally:
+                    sandbox.CONFINE = True
     seconds = [json.loads(p.read_text())["seconds"] for p in records.glob("*.json")]
     if seconds:
         # What the grading process does per submission besides waiting: the gradebook write
@@ -293,10 +329,12 @@ def main(argv=None):
     }
 
     print()
-    print(f"{'grader':<28}{'seconds':>9}{'subs/min':>10}{'vs stock':>10}{'same scores':>13}{'load 1m':>9}")
+    print(f"{'grader':<28}{'seconds':>9}{'subs/min':>10}{'vs stock':>10}{'same scores':>13}{'load 1m':>9}"
+          f"{'during':>8}")
     for name, r in runs.items():
+        during = r["load_1m_during"]["mean"] if r.get("load_1m_during") else ""
         print(f"{name:<28}{r['seconds']:>9.1f}{r['submissions_per_minute']:>10.1f}{r['vs_stock']:>9.2f}x"
-              f"{r['same_scores_as_stock']:>13}{r['load_before'][0] if r['load_before'] else '':>9}")
+              f"{r['same_scores_as_stock']:>13}{r['load_before'][0] if r['load_before'] else '':>9}{during:>8}")
     print()
     print("profile (seconds):", json.dumps(prof, indent=1))
     print(f"machine: {result['machine']['cpu']}, {result['machine']['nproc']} CPUs, "

@@ -33,6 +33,12 @@ EXPORTS = (
     (".norm", ("batch_norm", "batch_norm_backward"), ("batch_norm_backward",)),
     (".merge", ("residual_add", "concat_channels", "residual_add_backward", "concat_channels_backward"),
      ("residual_add_backward", "concat_channels_backward")),
+    # chapters 14-16: recurrent cells and sequences (torch's weight layout); NumPy: forward with cache
+    (".rnn", ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru", "rnn_forward", "lstm_forward", "gru_forward"),
+     ("rnn_forward", "lstm_forward", "gru_forward")),
+    (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
+    (".rnn", ("rnn_state_gradient_norms", "lstm_state_gradient_norms"),
+     ("rnn_state_gradient_norms", "lstm_state_gradient_norms")),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

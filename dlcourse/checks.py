@@ -17,12 +17,65 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
-def describe_mismatch(actual, expected, rtol=1e-5, atol=1e-8, reveal=True, check_dtype_kind=True):
+def _is_sequence(value):
+    return isinstance(value, (tuple, list))
+
+
+def _group_label(names):
+    return ", ".join(n if isinstance(n, str) else f"({_group_label(n)})" for n in names)
+
+
+def describe_mismatch(actual, expected, rtol=1e-5, atol=1e-8, reveal=True, check_dtype_kind=True,
+                      names=None):
     """Return ``None`` when ``actual`` matches ``expected``, else a one-line explanation.
 
     The explanation says what is wrong first (type, shape, dtype kind, NaNs, values) and, for
     values, where the largest error is.  With ``reveal=False`` it never shows expected values.
+
+    When ``expected`` is a tuple (or list) of arrays, nested at most one level (a backward pass's
+    ``(dX, dW, db)``, an LSTM's ``(Y, (h_T, c_T))``), ``actual`` must be a tuple or list of the
+    same structure and is compared element by element; the message names the first wrong
+    element: ``element 2 of 3 (dW): wrong values ...``.  ``names`` mirrors that structure
+    (``("Y", ("h_T", "c_T"))``); without it elements are named by position only.
     """
+    if _is_sequence(expected):
+        return _describe_tuple_mismatch(actual, expected, names, (), len(expected),
+                                        dict(rtol=rtol, atol=atol, reveal=reveal,
+                                             check_dtype_kind=check_dtype_kind))
+    return _describe_array_mismatch(actual, expected, rtol, atol, reveal, check_dtype_kind)
+
+
+def _describe_tuple_mismatch(actual, expected, names, path, top, options):
+    names = tuple(names) if names else ()
+    if len(names) != len(expected):
+        names = names if not names else ()  # a spec whose names do not fit: positions only
+    listed = f" ({_group_label(names)})" if names else ""
+    where = f"element {'.'.join(map(str, path))} of {top}: " if path else ""
+    count = f"{len(expected)} array{'s' if len(expected) != 1 else ''}"
+    if actual is None:
+        return f"{where}returned None: did you forget a `return` statement? Expected a tuple of {count}{listed}"
+    if not _is_sequence(actual):
+        what = "a single array" if hasattr(actual, "shape") else f"a {type(actual).__name__}"
+        return f"{where}returned {what} where a tuple of {count}{listed} is expected"
+    if len(actual) != len(expected):
+        return f"{where}returned a tuple of {len(actual)} elements; expected {count}{listed}"
+    for index, (got, want) in enumerate(zip(actual, expected), start=1):
+        name = names[index - 1] if names else None
+        here = path + (index,)
+        if _is_sequence(want):
+            problem = _describe_tuple_mismatch(got, want, name if isinstance(name, tuple) else None,
+                                               here, top, options)
+            if problem:
+                return problem
+            continue
+        problem = _describe_array_mismatch(got, want, **options)
+        if problem:
+            label = f" ({name})" if isinstance(name, str) else ""
+            return f"element {'.'.join(map(str, here))} of {top}{label}: {problem}"
+    return None
+
+
+def _describe_array_mismatch(actual, expected, rtol, atol, reveal, check_dtype_kind):
     if actual is None:
         return "returned None: did you forget a `return` statement?"
     try:
@@ -57,9 +110,10 @@ def describe_mismatch(actual, expected, rtol=1e-5, atol=1e-8, reveal=True, check
     return message
 
 
-def assert_close(actual, expected, case="", rtol=1e-5, atol=1e-8):
-    """Raise ``AssertionError`` naming ``case`` and what is wrong unless ``actual`` matches."""
-    problem = describe_mismatch(actual, expected, rtol=rtol, atol=atol, reveal=True)
+def assert_close(actual, expected, case="", rtol=1e-5, atol=1e-8, names=None):
+    """Raise ``AssertionError`` naming ``case`` and what is wrong unless ``actual`` matches
+    (tuples of arrays element by element, see :func:`describe_mismatch`)."""
+    problem = describe_mismatch(actual, expected, rtol=rtol, atol=atol, reveal=True, names=names)
     if problem is not None:
         prefix = f"[{case}] " if case else ""
         raise AssertionError(prefix + problem)

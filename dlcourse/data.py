@@ -170,6 +170,14 @@ def _md5(path):
     return digest.hexdigest()
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _check_not_other_dataset(name, path):
     """A gz file in a local folder that is, byte for byte, another dataset's file: refuse it.
 
@@ -242,11 +250,11 @@ def _urlopen(url, timeout):
     return urllib.request.urlopen(url, timeout=timeout)
 
 
-def download_file(url, dest, md5=None, progress=True, timeout=30):
-    """Download ``url`` (``http(s)://`` or ``file://``) to ``dest``, verifying its MD5.
+def download_file(url, dest, md5=None, progress=True, timeout=30, sha256=None):
+    """Download ``url`` (``http(s)://`` or ``file://``) to ``dest``, verifying its MD5 (or SHA-256).
 
     The bytes go to a temporary file beside ``dest`` and are moved into place only when complete
-    and, if ``md5`` is given, matching it; on any failure the partial file is deleted, so the
+    and, if ``md5`` / ``sha256`` is given, matching it; on any failure the partial file is deleted, so the
     cache never holds a bad file.  Shows a tqdm progress bar when ``progress``.  Returns ``dest``.
     Raises :class:`CorruptFileError` on a checksum mismatch, ``OSError``/``URLError`` on network
     failure.
@@ -257,6 +265,7 @@ def download_file(url, dest, md5=None, progress=True, timeout=30):
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     digest = hashlib.md5(usedforsecurity=False)
+    digest256 = hashlib.sha256()
     try:
         with _urlopen(url, timeout) as response, open(part, "wb") as out:
             total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
@@ -265,10 +274,15 @@ def download_file(url, dest, md5=None, progress=True, timeout=30):
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     digest.update(block)
+                    digest256.update(block)
                     bar.update(len(block))
         if md5 is not None and digest.hexdigest() != md5:
             raise CorruptFileError(
                 f"checksum mismatch for {url}: MD5 {digest.hexdigest()}, expected {md5}; the file was not saved"
+            )
+        if sha256 is not None and digest256.hexdigest() != sha256:
+            raise CorruptFileError(
+                f"checksum mismatch for {url}: SHA-256 {digest256.hexdigest()}, expected {sha256}; the file was not saved"
             )
         os.replace(part, dest)
     finally:

@@ -18,12 +18,16 @@ They differ only if the learning rate changes mid-training: here the old velocit
 size it was taken with, in PyTorch it is rescaled by the new rate.
 
 :class:`Adam` (Kingma and Ba, 2015) is ``torch.optim.Adam``'s rule on the same kind of dict.
+
+:func:`clip_grad_norm` (chapters 14-16) rescales a set of gradients so their global norm is at
+most ``max_norm`` before the step, as ``torch.nn.utils.clip_grad_norm_``: the cure for the
+exploding gradients of recurrent networks trained through long sequences.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SGD", "sgd_step", "Adam"]
+__all__ = ["SGD", "sgd_step", "Adam", "clip_grad_norm"]
 
 
 def _check_same_keys(params, grads):
@@ -136,3 +140,44 @@ class Adam:
             v *= b2
             v += (1 - b2) * (g * g)
             w -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+
+
+def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale ``grads`` in place so their global norm is at most ``max_norm``; return the norm before.
+
+    Same semantics as ``torch.nn.utils.clip_grad_norm_``: the global norm is the ``norm_type``
+    norm of all entries of all gradients taken as one vector (``float("inf")``: the largest
+    ``|entry|``); if it exceeds ``max_norm`` every gradient is multiplied by the same factor
+    ``max_norm / (norm + 1e-6)``, so the *direction* of the whole update is kept and only its
+    length shrinks (clipping each array or entry separately would turn it).  Below ``max_norm``
+    nothing changes.  ``grads``: a dict ``name -> np.ndarray`` or a list/tuple of arrays (None
+    entries are skipped, as torch skips parameters without a gradient); each array must be a
+    writeable floating ``np.ndarray``.  ``error_if_nonfinite``: raise ``ValueError`` when the norm
+    is nan or inf instead of scaling by it.  Returns the norm as a float.
+    """
+    arrays = list(grads.values()) if isinstance(grads, dict) else list(grads) if isinstance(grads, (list, tuple)) else None
+    if arrays is None:
+        raise TypeError(f"grads must be a dict of arrays or a list/tuple of arrays, got {type(grads).__name__}")
+    arrays = [g for g in arrays if g is not None]
+    for k, g in enumerate(arrays):
+        if not (isinstance(g, np.ndarray) and np.issubdtype(g.dtype, np.floating)):
+            raise TypeError(f"every gradient must be a floating np.ndarray (scaled in place), got {type(g).__name__} at position {k}")
+        if not g.flags.writeable:
+            raise ValueError(f"gradient at position {k} is read-only, but clipping scales it in place")
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.floating, np.integer)) or not max_norm >= 0:
+        raise ValueError(f"max_norm must be a non-negative number, got {max_norm!r}")
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"norm_type must be positive (2.0, 1.0, float('inf'), ...), got {norm_type!r}")
+    if not arrays:
+        return 0.0
+    # the norm of the per-array norms equals the norm of everything concatenated (no copy needed)
+    per_array = np.array([np.linalg.norm(g.ravel(), ord=norm_type) if g.size else 0.0 for g in arrays], dtype=np.float64)
+    total = float(per_array.max() if norm_type == np.inf else np.linalg.norm(per_array, ord=norm_type))
+    if error_if_nonfinite and not np.isfinite(total):
+        raise ValueError(f"the total norm of order {norm_type} of the gradients is {total}: they cannot be clipped")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:  # torch multiplies by min(coef, 1): below max_norm the gradients are left alone
+        for g in arrays:
+            g *= coef
+    return total

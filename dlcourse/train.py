@@ -26,7 +26,7 @@ def _as_tensors(data, device):
 
         X = to_nchw(X)
     X = torch.as_tensor(X)
-    if not X.is_floating_point():
+    if not (X.is_floating_point() or X.dtype == torch.int64):  # int64: token indices (N, T) of a sequence model
         raise TypeError(f"images must be floating point (N, C, H, W) or uint8 (N, H, W), got {X.dtype} {tuple(X.shape)}")
     y = torch.as_tensor(y).long()
     if len(X) != len(y):
@@ -48,6 +48,14 @@ def _batches(data, batch_size, shuffle, generator, device):
             yield X.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
+def _per_position(logits, y):
+    """Sequence models: logits ``(N, T, V)`` against targets ``(N, T)`` are scored position by
+    position, as ``N*T`` rows of a classifier (a language model predicts the next token everywhere)."""
+    if logits.dim() == 3 and y.dim() == 2:
+        return logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+    return logits, y
+
+
 def _prepare(data, device):
     if data is None:
         return None
@@ -67,7 +75,7 @@ def evaluate(model, data, device=None, batch_size=1000):
     total, correct, n = 0.0, 0, 0
     with torch.no_grad():
         for X, y in _batches(data, batch_size, False, None, device):
-            logits = model(X)
+            logits, y = _per_position(model(X), y)
             total += F.cross_entropy(logits, y, reduction="sum").item()
             correct += (logits.argmax(dim=1) == y).sum().item()
             n += len(y)
@@ -92,7 +100,8 @@ def random_shift(X, max_shift=2, generator=None):
 
 
 def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, weight_decay=5e-4,
-          batch_size=64, lr_schedule="constant", augment=None, device=None, seed=0, progress=True):
+          batch_size=64, lr_schedule="constant", augment=None, device=None, seed=0, progress=True,
+          optimizer="sgd", clip_grad_norm=None, max_seconds=None):
     """Train ``model`` (a classifier returning logits) with minibatch SGD; return its history.
 
     ``train_data``, ``val_data``: ``(X, y)`` pairs of arrays or tensors (``X (N, C, H, W)`` float,
@@ -105,6 +114,16 @@ def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, we
     fixes the shuffling and augmentation (seed the initial weights yourself, with
     ``torch.manual_seed`` before building the model).
 
+    Sequence models (chapters 14-16): ``X`` may hold int64 token indices ``(N, T)``, and logits
+    ``(N, T, V)`` are scored against targets ``(N, T)`` at every position (loss and accuracy per
+    token), e.g. a :class:`dlcourse.text.SeqDataLoader`.  ``optimizer``: ``"sgd"`` (above) or
+    ``"adam"`` (``torch.optim.Adam(lr, weight_decay)``; ``momentum`` is ignored).
+    ``clip_grad_norm``: None, or the largest global gradient norm allowed
+    (``torch.nn.utils.clip_grad_norm_`` before every step), which keeps a recurrent network's
+    exploding gradients from throwing its weights away.  ``max_seconds``: None, or a time budget:
+    training stops after the first batch that ends past it (that last epoch is partial; it is
+    still evaluated and recorded), so models can be compared at the same wall-clock cost.
+
     Returns a dict of per-epoch lists: ``train_loss`` and ``train_acc`` (running averages over
     the epoch's minibatches, in training mode), ``val_loss`` and ``val_acc`` (after each epoch,
     in eval mode; empty without ``val_data``), ``lr`` (at the epoch's end) and ``time``
@@ -116,12 +135,17 @@ def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, we
 
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     device = torch.device(device) if device is not None else best_device()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
     train_data, val_data = _prepare(train_data, device), _prepare(val_data, device)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     try:
         steps_per_epoch = len(train_data) if not isinstance(train_data, tuple) else math.ceil(len(train_data[0]) / batch_size)
     except TypeError:
@@ -141,13 +165,16 @@ def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, we
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), dtype=torch.long, device=device)
             seen = 0
+            out_of_time = False
             for X, y in _batches(train_data, batch_size, True, generator, device):
                 if augment is not None:
                     X = augment(X)
-                logits = model(X)
+                logits, y = _per_position(model(X), y)
                 loss = F.cross_entropy(logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
                 opt.step()
                 if sched is not None:
                     sched.step()
@@ -155,6 +182,9 @@ def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, we
                 correct += (logits.detach().argmax(dim=1) == y).sum()
                 seen += len(y)
                 bar.update(1)
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    out_of_time = True
+                    break
             history["train_loss"].append(loss_sum.item() / seen)
             history["train_acc"].append(correct.item() / seen)
             history["lr"].append(opt.param_groups[0]["lr"])
@@ -166,6 +196,8 @@ def train(model, train_data, val_data=None, epochs=10, lr=0.05, momentum=0.9, we
                 postfix["val_acc"] = f"{va:.3f}"
             bar.set_postfix(postfix)
             history["time"].append(time.perf_counter() - start)
+            if out_of_time:
+                break
     return history
 
 

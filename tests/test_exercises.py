@@ -37,6 +37,12 @@ EXPECTED_TASKS = {
                       "numerical_gradient_of_conv": 3},
     "ch07_lenet": {"softmax_cross_entropy_loss": 2, "softmax_cross_entropy_grad": 2, "lenet_forward_backward": 3,
                    "train_and_predict": 3},
+    "ch08_alexnet_vgg": {"dropout_forward": 3, "dropout_backward": 2, "vgg_complexity": 5},
+    "ch10_nin_googlenet": {"nin_block_forward": 3, "inception_forward": 4, "inception_complexity": 3},
+    "ch12_batchnorm_resnet": {"batch_norm_forward": 3, "batch_norm_backward": 4, "residual_block_forward": 3},
+    "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
+    "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
+    "ch16_gru": {"gru_cell_forward": 4, "gru_layer_forward": 3, "clip_by_global_norm": 3},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup may import torch
 

@@ -169,3 +169,51 @@ def test_small_models_give_the_same_logits_on_cuda_as_on_the_cpu(name, no_tf32):
     X = torch.randn(5, 1, 28, 28, dtype=torch.float64)
     expected = model(X)
     torch.testing.assert_close(model.to(CUDA)(X.to(CUDA)).cpu(), expected, rtol=1e-9, atol=1e-9)
+
+# --- the recurrent twins on CUDA (chapters 14-16) -------------------------------------------------
+
+RECURRENT = {"rnn": (torch.nn.RNN, 1), "lstm": (torch.nn.LSTM, 4), "gru": (torch.nn.GRU, 3)}
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_torch_recurrent_twins_on_cuda_match_cudnn_layers_forward_and_backward(kind, dtype, no_tf32):
+    module, _ = RECURRENT[kind]
+    T, N, D, H = 7, 3, 5, 6
+    torch.manual_seed(0)
+    m = module(D, H).to(CUDA, dtype)
+    X = torch.randn(T, N, D, dtype=dtype, device=CUDA, requires_grad=True)
+    h0 = torch.randn(N, H, dtype=dtype, device=CUDA)
+    c0 = torch.randn(N, H, dtype=dtype, device=CUDA)
+    weights = [m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0]
+    if kind == "lstm":
+        Y_ref, (h_ref, _) = m(X, (h0[None], c0[None]))
+        Y, (h, _) = torch_ops.lstm(X, h0, c0, *weights)
+    else:
+        Y_ref, h_ref = m(X, h0[None])
+        Y, h = getattr(torch_ops, kind)(X, h0, *weights)
+    assert Y.device.type == "cuda" and Y.dtype == dtype and h.device.type == "cuda"
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(Y, Y_ref, **tol)
+    torch.testing.assert_close(h, h_ref[0], **tol)
+    G = torch.randn_like(Y)
+    ours = torch.autograd.grad((Y * G).sum(), [X, *weights])
+    theirs = torch.autograd.grad((Y_ref * G).sum(), [X, *weights])
+    for a, b in zip(ours, theirs):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a, b, **tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["rnn_cell", "lstm_cell", "gru_cell"])
+def test_torch_recurrent_cells_on_cuda_stay_on_cuda_and_refuse_cpu_weights(kind):
+    g = RECURRENT[kind.split("_")[0]][1]
+    x, h = torch.randn(2, 3, device=CUDA), torch.randn(2, 4, device=CUDA)
+    W_ih, W_hh = torch.randn(g * 4, 3, device=CUDA), torch.randn(g * 4, 4, device=CUDA)
+    states = (h, h) if kind == "lstm_cell" else (h,)
+    out = getattr(torch_ops, kind)(x, *states, W_ih, W_hh)
+    for o in out if kind == "lstm_cell" else (out,):
+        assert o.device.type == "cuda" and o.shape == (2, 4)
+    with pytest.raises(ValueError, match=r"one device.*W_hh on cpu"):
+        getattr(torch_ops, kind)(x, *states, W_ih, W_hh.cpu())

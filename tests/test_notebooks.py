@@ -42,6 +42,11 @@ SMOKE_PARAMETERS = {
     "torch_epochs": 1,
     "compare_train_size": 256,  # chapter 7: 1998-vs-modern comparison
     "compare_epochs": 1,
+    "lm_hidden": 32,         # chapters 14-16: the live character language models
+    "lm_seconds": 2,         #   trained for 2 s each
+    "numpy_lm_seconds": 2,   # chapter 15: the NumPy LSTM
+    "grad_steps": 20,        # chapters 14-15: sequence length of the gradient-norm plots
+
     "dropout_train_size": 200,  # chapter 8: the dropout experiment's MLP
     "dropout_epochs": 2,
     "aug_train_size": 200,      # chapter 8: LeNet with and without augmentation

@@ -1,4 +1,11 @@
-"""Grading spec for chapter 3: multiple input and output channels, 1x1 convolution."""
+"""Grading spec for chapter 3: multiple input and output channels, 1x1 convolution.
+
+Every task has fixed cases (the same for every student) before its random ones: as many output
+as input channels never, so that swapped channel axes fail; non-square inputs and kernels; one
+channel; integer inputs.
+"""
+import numpy as np
+
 from autograder.spec import Case, Task, shape_label
 
 # Every ATen operator PyTorch's own convolutions dispatch to: a torch task that must build the
@@ -19,7 +26,15 @@ CONVOLUTION_OPS = (
 
 
 def _multi_in_cases(rng):
+    fixed = np.random.default_rng(3001)
     cases = []
+    for (c, h, w), (kh, kw), what in (((3, 4, 6), (2, 3), "three channels, non-square input and kernel"),
+                                      ((1, 5, 5), (2, 2), "one channel"),
+                                      ((2, 3, 5), (3, 5), "kernel as large as the input")):
+        X, K = fixed.standard_normal((c, h, w)), fixed.standard_normal((c, kh, kw))
+        cases.append(Case((X, K), label=f"{what}, " + shape_label(X=X, K=K)))
+    X, K = fixed.integers(-5, 6, size=(2, 5, 4)), fixed.integers(-3, 4, size=(2, 2, 3))
+    cases.append(Case((X, K), label="integer input and kernel, " + shape_label(X=X, K=K)))
     for _ in range(6):
         c = int(rng.integers(1, 5))
         h, w = (int(v) for v in rng.integers(2, 9, size=2))
@@ -30,7 +45,15 @@ def _multi_in_cases(rng):
 
 
 def _multi_in_out_cases(rng):
+    fixed = np.random.default_rng(3002)
     cases = []
+    for (c, h, w), (o, kh, kw), what in (((2, 5, 6), (3, 2, 3), "3 outputs from 2 inputs"),
+                                         ((3, 4, 4), (1, 2, 2), "one output channel"),
+                                         ((1, 6, 4), (4, 3, 1), "one input channel")):
+        X, K = fixed.standard_normal((c, h, w)), fixed.standard_normal((o, c, kh, kw))
+        cases.append(Case((X, K), label=f"{what}, " + shape_label(X=X, K=K)))
+    X, K = fixed.integers(-5, 6, size=(2, 4, 5)), fixed.integers(-3, 4, size=(3, 2, 2, 2))
+    cases.append(Case((X, K), label="integer input and kernels, " + shape_label(X=X, K=K)))
     for _ in range(6):
         c, o = (int(v) for v in rng.integers(1, 5, size=2))
         h, w = (int(v) for v in rng.integers(2, 9, size=2))
@@ -41,7 +64,12 @@ def _multi_in_out_cases(rng):
 
 
 def _conv1x1_cases(rng):
+    fixed = np.random.default_rng(3003)
     cases = []
+    for (c, h, w), o, what in (((3, 4, 6), 2, "2 outputs from 3 inputs, non-square"),
+                               ((2, 5, 3), 4, "4 outputs from 2 inputs"), ((1, 3, 3), 1, "one channel")):
+        X, K = fixed.standard_normal((c, h, w)), fixed.standard_normal((o, c, 1, 1))
+        cases.append(Case((X, K), label=f"{what}, " + shape_label(X=X, K=K)))
     for _ in range(5):
         c, o = (int(v) for v in rng.integers(1, 6, size=2))
         X = rng.standard_normal((c, *(int(v) for v in rng.integers(1, 9, size=2))))
@@ -53,7 +81,13 @@ def _conv1x1_cases(rng):
 
 
 def _conv2d_cases(rng):
+    fixed = np.random.default_rng(3004)
     cases = []
+    for (n, c, h, w), (o, kh, kw), what in (((2, 3, 5, 7), (4, 2, 3), "4 outputs from 3 inputs, non-square"),
+                                            ((1, 1, 4, 4), (2, 4, 4), "kernel as large as the input"),
+                                            ((3, 2, 6, 5), (1, 1, 1), "1x1 kernel, one output")):
+        X, W, b = fixed.standard_normal((n, c, h, w)), fixed.standard_normal((o, c, kh, kw)), fixed.standard_normal(o)
+        cases.append(Case((X, W, b), label=f"{what}, " + shape_label(X=X, W=W, b=b)))
     for _ in range(5):
         n, c, o = (int(v) for v in rng.integers(1, 4, size=3))
         h, w = (int(v) for v in rng.integers(3, 9, size=2))
@@ -69,6 +103,6 @@ TASKS = [
     Task("corr2d_multi_in_out", 3, _multi_in_out_cases, description="many output channels"),
     Task("conv1x1_matmul", 2, _conv1x1_cases, max_python_lines=39,
          description="1x1 convolution as a matrix product"),
-    Task("conv2d_torch", 2, _conv2d_cases, library="torch", forbidden_ops=CONVOLUTION_OPS,
+    Task("conv2d_torch", 2, _conv2d_cases, library="torch", forbidden_ops=CONVOLUTION_OPS, dtype_rule="exact",
          rtol=1e-4, atol=1e-6, description="a convolution layer from PyTorch tensor operations"),
 ]

@@ -1,0 +1,393 @@
+"""Fair grades: the same code gets the same score whoever submits it.
+
+The grader draws each student's random cases from a per-student seed, so a bug that only some
+random draws reveal (``round`` instead of the floor, a swapped ``(height, width)`` pair, a shape
+taken from ``dY``) would score differently for different names.  Every spec therefore starts
+with fixed edge cases, the same for everyone.  Here:
+
+* ``test_buggy_variant_scores_the_same_for_every_seed`` judges known-buggy answers in this
+  process (the student's function called directly, then the grader's own ``_judge``) on 40
+  seeds each: one score per variant, always 0, with a case label in the message.  Remove a
+  spec's fixed cases and these fail (most random draws miss the bug);
+* ``test_buggy_variant_gets_one_score_under_many_names`` runs three of them through the real
+  grader (sandbox and all) under 8 student names each, the way a class would submit them;
+* chapter 7's disguised held-back images: shifted and noised per run, never equal to a public
+  image, and the same seed gives the same images.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from submissions import REPO, make_submission, write_submission
+
+SEEDS = range(40)
+
+# (assignment, function, buggy source): each wrong on a fixed case, right on many random ones.
+VARIANTS = {
+    "ch02 round instead of floor (output size)": ("ch02_padding_stride", "conv_output_size", """
+        def conv_output_size(n, k, padding, stride):
+            return round((n - k + 2 * padding + stride) / stride)
+        """),
+    "ch02 round instead of floor (strided correlation)": ("ch02_padding_stride", "corr2d_strided", """
+        def corr2d_strided(X, K, padding=0, stride=1):
+            X, K = np.asarray(X), np.asarray(K)
+            ph, pw = (padding, padding) if np.isscalar(padding) else padding
+            sh, sw = (stride, stride) if np.isscalar(stride) else stride
+            Xp = np.pad(X, ((ph, ph), (pw, pw)))
+            kh, kw = K.shape
+            ho, wo = round((Xp.shape[0] - kh) / sh) + 1, round((Xp.shape[1] - kw) / sw) + 1
+            Xp = np.pad(Xp, ((0, sh), (0, sw)))  # room for the windows round() adds
+            Y = np.zeros((ho, wo))
+            for i in range(ho):
+                for j in range(wo):
+                    Y[i, j] = (Xp[i * sh : i * sh + kh, j * sw : j * sw + kw] * K).sum()
+            return Y
+        """),
+    "ch02 padding pair swapped": ("ch02_padding_stride", "pad2d", """
+        def pad2d(X, padding):
+            X = np.asarray(X)
+            pw, ph = (padding, padding) if np.isscalar(padding) else padding
+            return np.pad(X, ((ph, ph), (pw, pw)))
+        """),
+    "ch04 stride pair swapped": ("ch04_pooling", "max_pool2d_forward", """
+        def max_pool2d_forward(X, kernel_size, stride=None):
+            X = np.asarray(X)
+            kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+            sw, sh = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+            windows = np.lib.stride_tricks.sliding_window_view(X, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+            return windows.max(axis=(4, 5))
+        """),
+    "ch04 ties go to the last maximum": ("ch04_pooling", "max_pool2d_backward", """
+        def max_pool2d_backward(dY, X, kernel_size, stride=None):
+            dY, X = np.asarray(dY), np.asarray(X)
+            kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+            sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+            dX = np.zeros(X.shape, dtype=dY.dtype)
+            for p in range(dY.shape[2]):
+                for q in range(dY.shape[3]):
+                    win = X[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw].reshape(X.shape[0], X.shape[1], -1)
+                    last = kh * kw - 1 - win[:, :, ::-1].argmax(axis=-1)
+                    for n in range(X.shape[0]):
+                        for c in range(X.shape[1]):
+                            i, j = divmod(int(last[n, c]), kw)
+                            dX[n, c, p * sh + i, q * sw + j] += dY[n, c, p, q]
+            return dX
+        """),
+    "ch04 float64 gradient for float32 dY": ("ch04_pooling", "avg_pool2d_backward", """
+        def avg_pool2d_backward(dY, X, kernel_size, stride=None):
+            dY, X = np.asarray(dY, dtype=np.float64), np.asarray(X)
+            kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+            sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+            ho, wo = dY.shape[2:]
+            dX = np.zeros(X.shape)
+            for i in range(kh):
+                for j in range(kw):
+                    dX[:, :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw] += dY / (kh * kw)
+            return dX
+        """),
+    "ch05 round instead of floor (im2col)": ("ch05_conv_as_matmul", "im2col", """
+        def im2col(X, kh, kw, stride=1):
+            X = np.asarray(X)
+            n, c, h, w = X.shape
+            ho, wo = round((h - kh) / stride) + 1, round((w - kw) / stride) + 1
+            Xp = np.pad(X, ((0, 0), (0, 0), (0, stride), (0, stride)))
+            cols = np.empty((c * kh * kw, n * ho * wo), dtype=X.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    patch = Xp[:, :, i : i + ho * stride : stride, j : j + wo * stride : stride]
+                    cols[(np.arange(c) * kh + i) * kw + j] = patch.transpose(1, 0, 2, 3).reshape(c, -1)
+            return cols
+        """),
+    "ch06 output shape taken from dY": ("ch06_backprop", "conv2d_backward_input", """
+        def conv2d_backward_input(dY, W, x_shape, stride=1, padding=0):
+            dY, W = np.asarray(dY), np.asarray(W)
+            n, c = x_shape[:2]
+            o, _, kh, kw = W.shape
+            ho, wo = dY.shape[2:]
+            h, w = (ho - 1) * stride + kh - 2 * padding, (wo - 1) * stride + kw - 2 * padding
+            dXp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=np.result_type(dY, W))
+            for i in range(kh):
+                for j in range(kw):
+                    dXp[:, :, i : i + (ho - 1) * stride + 1 : stride, j : j + (wo - 1) * stride + 1 : stride] += (
+                        np.einsum("nohw,oc->nchw", dY, W[:, :, i, j]))
+            return dXp[:, :, padding : padding + h, padding : padding + w]
+        """),
+    "ch07 softmax without the max shift": ("ch07_lenet", "softmax_cross_entropy_loss", """
+        def softmax_cross_entropy_loss(logits, labels):
+            z = np.asarray(logits, dtype=np.float64)
+            p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+            return -np.mean(np.log(p[np.arange(len(z)), labels]))
+        """),
+    "ch08 pooling rounds up in the VGG count": ("ch08_alexnet_vgg", "vgg_complexity", """
+        def vgg_complexity(arch, in_channels, image_size, num_classes, fc_width):
+            rows, c, size = [], in_channels, image_size
+            for num_convs, out_channels in arch:
+                for _ in range(num_convs):
+                    rows.append((out_channels * c * 9 + out_channels, out_channels * c * 9 * size * size))
+                    c = out_channels
+                size = (size + 1) // 2
+            n = c * size * size
+            for m in (fc_width, fc_width, num_classes):
+                rows.append((m * n + m, m * n))
+                n = m
+            return np.array(rows, dtype=np.int64)
+        """),
+    "ch12 biased running variance": ("ch12_batchnorm_resnet", "batch_norm_forward", """
+        def batch_norm_forward(X, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+            X = np.asarray(X, dtype=np.float64)
+            axes = (0,) + tuple(range(2, X.ndim))
+            shape = (1, -1) + (1,) * (X.ndim - 2)
+            mean, var = (X.mean(axis=axes), X.var(axis=axes)) if training else (running_mean, running_var)
+            Y = np.asarray(gamma).reshape(shape) * (X - np.reshape(mean, shape)) / np.sqrt(np.reshape(var, shape) + eps)
+            Y = Y + np.asarray(beta).reshape(shape)
+            if not training:
+                return Y, np.array(running_mean, dtype=float), np.array(running_var, dtype=float)
+            return (Y, (1 - momentum) * np.asarray(running_mean) + momentum * mean,
+                    (1 - momentum) * np.asarray(running_var) + momentum * var)
+        """),
+    "ch14 W_hh transposed in BPTT": ("ch14_rnn", "rnn_layer_backward", """
+        def rnn_layer_backward(dY, X, h0, W_ih, W_hh, b_ih, b_hh, dh_T):
+            dY, X, h0, W_ih, W_hh, b_ih, dh = (np.asarray(a, dtype=np.float64) for a in (dY, X, h0, W_ih, W_hh, b_ih, dh_T))
+            Y, h = [], h0
+            for t in range(len(X)):
+                h = np.tanh(X[t] @ W_ih.T + b_ih + h @ W_hh.T + np.asarray(b_hh, dtype=np.float64))
+                Y.append(h)
+            dX, dW_ih, dW_hh, db = np.zeros_like(X), np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih)
+            for t in reversed(range(len(X))):
+                da = (dY[t] + dh) * (1 - Y[t] ** 2)
+                dW_ih += da.T @ X[t]
+                dW_hh += da.T @ (Y[t - 1] if t else h0)
+                db += da.sum(axis=0)
+                dX[t] = da @ W_ih
+                dh = da @ W_hh.T
+            return dX, dh, dW_ih, dW_hh, db, db.copy()
+        """),
+    "ch16 the textbook's reset gate": ("ch16_gru", "gru_cell_forward", """
+        def gru_cell_forward(x, h, W_ih, W_hh, b_ih, b_hh):
+            x, h, W_ih, W_hh, b_ih, b_hh = (np.asarray(a, dtype=np.float64) for a in (x, h, W_ih, W_hh, b_ih, b_hh))
+            H = h.shape[1]
+            i_r, i_z, i_n = np.split(x @ W_ih.T + b_ih, 3, axis=1)
+            h_r, h_z, _ = np.split(h @ W_hh.T + b_hh, 3, axis=1)
+            r, z = 1 / (1 + np.exp(-(i_r + h_r))), 1 / (1 + np.exp(-(i_z + h_z)))
+            n = np.tanh(i_n + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+            return (1 - z) * n + z * h
+        """),
+}
+
+
+def _solution_namespace(assignment):
+    from autograder.grading import _reference_namespace, solution_code
+    from autograder.notebooks import load_notebook
+
+    return _reference_namespace(solution_code(load_notebook(REPO / "solutions" / assignment / f"{assignment}.ipynb")))
+
+
+def judge_in_process(assignment, function, source, seed):
+    """The grader's verdict on ``source`` for one seed, without the sandbox: the function is
+    called here and ``grading._judge`` compares it with the solution as the grader does."""
+    from autograder.grading import _judge, _plain, input_digests
+    from autograder.sandbox import CallResult, RunReport
+    from autograder.spec import load_tasks
+
+    references = _solution_namespace(assignment)
+    student = dict(references)  # the notebook's given helpers stay available
+    exec(compile(textwrap.dedent(source), "<student>", "exec"), student)
+    task = next(t for t in load_tasks(assignment) if t.function == function)
+    cases = task.cases(np.random.default_rng(seed))
+    report = RunReport()
+    for index, case in enumerate(cases):
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+        try:
+            out = student[function](*args, **kwargs)
+            # The inputs' digests after the call, as the worker reports them.
+            after = [digest for _, digest in input_digests(dataclasses.replace(case, args=args, kwargs=kwargs))]
+            report.calls[(function, index)] = CallResult(array=_plain(out) if task.returns_tuple else np.asarray(out),
+                                                         inputs=after)
+        except Exception as err:  # noqa: BLE001 - the student's error is the verdict
+            report.calls[(function, index)] = CallResult(error=f"{type(err).__name__}: {err}")
+    with np.errstate(all="ignore"):
+        return _judge(task, cases, report, references, {}, set())
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_buggy_variant_scores_the_same_for_every_seed(variant):
+    assignment, function, source = VARIANTS[variant]
+    verdicts = [judge_in_process(assignment, function, source, seed) for seed in SEEDS]
+    scores = {v.points for v in verdicts}
+    assert scores == {0.0}, (variant, [(s, v.points) for s, v in zip(SEEDS, verdicts) if v.points])
+    assert all(" on case " in v.message for v in verdicts), verdicts[0].message
+    # The fixed cases catch it, so the failing case is one of them: the same for every seed.
+    assert len({v.message.split(" on case ")[1].split(":")[0] for v in verdicts}) == 1
+
+
+@pytest.mark.parametrize("assignment", ["ch02_padding_stride", "ch04_pooling", "ch06_backprop", "ch08_alexnet_vgg",
+                                        "ch10_nin_googlenet", "ch12_batchnorm_resnet", "ch14_rnn", "ch15_lstm", "ch16_gru"])
+def test_the_solution_passes_every_seed(assignment):
+    from autograder.spec import load_tasks
+
+    references = _solution_namespace(assignment)
+    for task in load_tasks(assignment):
+        source = f"{task.function} = {task.function}\n"  # the solution itself, as a student
+        for seed in range(5):
+            verdict = judge_in_process(assignment, task.function, source, seed)
+            assert verdict.points == task.points, verdict.message
+    assert references
+
+
+# Through the real grader: each variant under 8 names in one batch per assignment.
+NAMES = ["ada", "bo", "chen", "dagny", "eve", "farid", "gu", "hana"]
+E2E = {
+    "ch02_padding_stride": ["ch02 round instead of floor (strided correlation)", "ch02 round instead of floor (output size)"],
+    "ch04_pooling": ["ch04 stride pair swapped"],
+    "ch06_backprop": ["ch06 output shape taken from dY"],
+    "ch12_batchnorm_resnet": ["ch12 biased running variance"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(E2E))
+def test_buggy_variant_gets_one_score_under_many_names(assignment, tmp_path):
+    from autograder.spec import load_tasks
+
+    root, out = tmp_path / "submissions", tmp_path / "out"
+    expected = {}
+    total = sum(t.points for t in load_tasks(assignment))
+    for k, variant in enumerate(E2E[assignment]):
+        _, function, source = VARIANTS[variant]
+        lost = next(t.points for t in load_tasks(assignment) if t.function == function)
+        for name in NAMES:
+            student = f"{name}-{k}"
+            write_submission(root, student, assignment,
+                             make_submission(assignment, {function: textwrap.dedent(source)}))
+            expected[student] = total - lost
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", assignment, "--submissions", str(root),
+           "--out", str(out), "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--workers", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = {s: json.loads((out / assignment / "results" / f"{s}.json").read_text()) for s in expected}
+    scores = {s: r["score"] for s, r in got.items()}
+    assert scores == expected, {s: [t["message"] for t in r["tasks"] if not t["points"]] for s, r in got.items()}
+
+
+def test_held_back_images_are_disguised_per_seed():
+    from autograder.specs.ch07_lenet import NOISE, SHIFT, disguise
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(50, 28, 28)).astype(np.uint8)
+    images[:, :SHIFT + 2], images[:, -SHIFT - 2:], images[:, :, :SHIFT + 2], images[:, :, -SHIFT - 2:] = 0, 0, 0, 0
+    a, b = disguise(images, np.random.default_rng(1)), disguise(images, np.random.default_rng(1))
+    assert a.dtype == np.uint8 and a.shape == images.shape and np.array_equal(a, b)
+    assert not np.array_equal(a, disguise(images, np.random.default_rng(2)))
+    # No disguised image equals its original, nor any public image moved by a whole shift.
+    for n in range(len(images)):
+        for dy in range(-SHIFT, SHIFT + 1):
+            for dx in range(-SHIFT, SHIFT + 1):
+                assert not np.array_equal(a[n], np.roll(images[n], (dy, dx), axis=(0, 1)))
+    # ... yet it is that image moved by at most SHIFT pixels, plus noise of about NOISE levels.
+    best = [min(np.abs(a[n].astype(float) - np.roll(images[n], (dy, dx), axis=(0, 1))).mean()
+                for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)) for n in range(len(images))]
+    assert max(best) < NOISE  # the mean absolute noise of N(0, NOISE) is about 0.8 NOISE
+
+
+def test_dtype_rules_are_the_ones_the_visible_tests_state():
+    from autograder.spec import dtype_problem
+
+    f64, f32, i64 = np.zeros(2), np.zeros(2, np.float32), np.zeros(2, np.int64)
+    assert dtype_problem(f32, f32, "exact") is None and "float64" in dtype_problem(f64, f32, "exact")
+    assert dtype_problem(f64, i64, "exact") is not None  # max pooling keeps an integer X's dtype
+    assert dtype_problem(f32, f64, "floats") is not None and dtype_problem(f64, i64, "floats") is None
+    assert dtype_problem(np.int32(3), np.int64(3), "kind") is None  # "an int", any width
+    assert "integer" in dtype_problem(np.float64(3), np.int64(3), "kind")
+    assert dtype_problem(np.bool_(True), np.int64(1), "kind") is not None
+    assert dtype_problem(f32, f64, "") is None  # no rule: the value comparison alone
+
+
+def test_not_answered_yet_means_the_unchanged_stub_only():
+    from autograder.grading import unchanged_stubs
+
+    a = "ch01_cross_correlation"
+    release = make_submission(a, fill="release")
+    assert unchanged_stubs(release, release) == {"corr2d_loops", "corr2d_vectorized", "kernel_gradient"}
+    assert unchanged_stubs(make_submission(a), release) == set()
+    edited = make_submission(a, {"corr2d_loops": "def corr2d_loops(X, K):\n    raise NotImplementedError()\n"},
+                             fill="release")
+    assert unchanged_stubs(edited, release) == {"corr2d_vectorized", "kernel_gradient"}
+
+
+def test_check_runs_the_released_test_cells_after_their_answers():
+    from autograder.check import visible_test_cells
+
+    a = "ch01_cross_correlation"
+    release = make_submission(a, fill="release")
+
+    def tamper(nb):
+        for cell in nb["cells"]:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid == "test_corr2d_loops":
+                cell["source"] = "pass\n"
+            if gid == "test_kernel_gradient":
+                cell["metadata"]["nbgrader"]["grade_id"] = "renamed"
+        nb["cells"].insert(8, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                               "source": "def helper():\n    return 1\n"})
+
+    cells = visible_test_cells(make_submission(a, edit=tamper), release)
+    labels = [c["label"] for c in cells]
+    released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade")}
+    for gid in ("test_corr2d_loops", "test_corr2d_vectorized", "test_kernel_gradient"):
+        assert labels.count(gid) == 1
+        assert next(c for c in cells if c["label"] == gid)["source"] == released[gid]
+        answer = gid[len("test_"):]
+        assert labels.index(answer) < labels.index(gid)
+
+
+LOOKS_UP_THE_PUBLIC_IMAGES = '''
+def train_and_predict(X_train, y_train, X_test):
+    import glob
+    import gzip
+    import os
+
+    import numpy as np
+
+    places = [os.environ.get("DLCOURSE_DATA", ""), os.environ.get("DLCOURSE_MNIST", ""), {shared!r}]
+    files = [f for p in places if p for f in glob.glob(os.path.join(p, "**", "t10k-*"), recursive=True)]
+    if files:
+        raise RuntimeError("FOUND the public images: " + ", ".join(files))
+    return np.zeros(len(X_test), dtype=np.int64)
+'''
+
+
+@pytest.mark.slow
+def test_the_judged_task_cannot_read_the_public_data(tmp_path):
+    """Chapter 7's held-back images come from the MNIST test set: the folder that holds it must
+    not be readable from the sandbox while the judged task runs (its images are disguised too)."""
+    import os
+    from pathlib import Path
+
+    from conftest import SHARED_DATA
+
+    data = Path(os.environ.get("DLCOURSE_DATA") or SHARED_DATA)
+    if not (data / "mnist").is_dir():
+        pytest.skip(f"needs the MNIST test set in {data}/mnist ($DLCOURSE_DATA or ../shared/data)")
+    a = "ch07_lenet"
+    root, out = tmp_path / "submissions", tmp_path / "out"
+    source = LOOKS_UP_THE_PUBLIC_IMAGES.format(shared=str(data.resolve()))
+    write_submission(root, "lookup", a, make_submission(a, {"train_and_predict": source}))
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", a, "--submissions", str(root),
+           "--out", str(out), "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--workers", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900,
+                          env={**os.environ, "DLCOURSE_DATA": str(data)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = {t["function"]: t for t in json.loads((out / a / "results" / "lookup.json").read_text())["tasks"]}
+    message = tasks["train_and_predict"]["message"]
+    assert "FOUND" not in message, message
+    assert tasks["train_and_predict"]["points"] == 0 and "accuracy" in message and "94%" in message, message
+    assert sum(t["points"] for t in tasks.values()) == 7.0
