@@ -57,8 +57,14 @@ SMOKE_PARAMETERS = {
     "vgg_epochs": 1,
     "nin_train_size": 256,      # chapter 10: the CPU-sized NiN
     "nin_epochs": 1,
-    "googlenet_train_size": 256,  # chapter 11: the CPU-sized GoogLeNet
+    "googlenet_train_size": 128,  # chapter 11: the CPU-sized GoogLeNet
     "googlenet_epochs": 1,
+    "grad_blocks": 4,           # chapter 13: gradients of a deep plain / residual stack
+    "deep_blocks": 2,           # chapter 13: the deep plain / residual networks trained
+    "deep_train_size": 128,
+    "deep_epochs": 1,
+    "resnet_train_size": 256,   # chapter 13: the CPU-sized ResNet
+    "resnet_epochs": 1,
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
