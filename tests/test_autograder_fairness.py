@@ -235,6 +235,8 @@ def test_the_solution_passes_every_seed(assignment):
 
     references = _solution_namespace(assignment)
     for task in load_tasks(assignment):
+        if task.judge is not None:  # a trained model: its threshold is measured over 40+ draws (see the spec)
+            continue
         source = f"{task.function} = {task.function}\n"  # the solution itself, as a student
         for seed in range(5):
             verdict = judge_in_process(assignment, task.function, source, seed)

@@ -19,14 +19,18 @@ from autograder.specs.ch07_lenet import SHIFT, disguise, held_back_data, judge_a
 # data source -> (training images, held-back test images, accuracy needed).  The chapter's point
 # is that batch normalization lets a network train with a larger learning rate in fewer steps, so
 # the budget is SMALLER than chapter 7's (5,000 images, about 800 steps, 150 s): 3,000 images,
-# 235 steps (5 epochs), 60 s.  The recipe the notebook states (its solution: the lecture's LeNet with
+# 235 steps (5 epochs), 90 s.  The recipe the notebook states (its solution: the lecture's LeNet with
 # BatchNorm2d / BatchNorm1d after every convolution and hidden fully connected layer, SGD with
 # momentum 0.9 at a learning rate of 0.3, batches of 64, 5 epochs, the learning rate decayed along
-# a half cosine) is measured on the grader's own cases (random draw, then ch07's disguise), one
-# CPU thread each -- figures in BN_MEASURED below.
+# a half cosine) was measured on the grader's own cases (_train_cases: random draw, then ch07's
+# disguise), one CPU thread each, 2026-12-07, on the 2-core machine loaded by about ten other
+# jobs (times inflated):
+#   MNIST: BN_FIGURES
+#   digits (the offline stand-in), 6 draws only: 95.8-97.8 %, mean 96.7 %; threshold 92 % (as ch07).
+# Without the batch norms the same recipe fails: 84.6 % and 9.1 % (diverged) on two draws.
 TRAINING = {
     "MNIST": (3000, 2000, 0.93),
-    "digits": (1300, 497, 0.90),
+    "digits": (1300, 497, 0.92),
 }
 
 
@@ -144,6 +148,6 @@ TASKS = [
          dtype_rule="floats", description="batch normalization backward in training mode"),
     Task("residual_block_forward", 2, _block_cases, rtol=1e-6, atol=1e-9,
          dtype_rule="floats", description="a ResNet basic block, forward"),
-    Task("train_bn_and_predict", 3, _train_cases, library="torch", call_timeout=60, judge=judge_accuracy,
+    Task("train_bn_and_predict", 3, _train_cases, library="torch", call_timeout=90, judge=judge_accuracy,
          description="a batch-normalized CNN trained in the sandbox with a large learning rate, judged on held-back images"),
 ]

@@ -92,13 +92,20 @@ def _clip_cases(rng):
 #
 # text -> (held-out share at the end of the book, context length K, contexts M, perplexity needed).
 # The recipe the notebook states (its solution: an embedding of 32, one GRU layer of 128, Adam at
-# 0.01, 250 steps of 32 random subsequences of 32 characters, gradients clipped to norm 1) is
-# measured on the grader's own cases, one CPU thread each -- figures in LM_MEASURED below.
-# Count models fall well short on the book: unigram perplexity 16.7, bigram 9.6 (add-one
-# smoothing, fitted on the same training part, scored on the held-out tenth).
+# 0.01, 250 steps of 32 random subsequences of 32 characters -- fewer on a short text, one step
+# per 40 training tokens --, gradients clipped to norm 1) was measured on the grader's own cases
+# (_lm_cases: random window offset and relabelling), one CPU thread each, 2026-12-07, on the
+# 2-core machine loaded by about ten other jobs (times inflated):
+#   The Time Machine: LM_FIGURES
+#   Lorem ipsum (the offline stand-in), 10 draws only: perplexity 5.4-12.7, mean 8.1; threshold
+#     15 (knowing nothing: 23).  On 30 windows of a 1,286-character text the threshold cannot
+#     separate a count model from the recipe: an add-one bigram model gets 9.7-12.7 there.
+# On the book, count models fall well short: unigram perplexity about 16.7, bigram about 9.6
+# (add-one smoothing, fitted on the training part, scored on the held-out tenth; the test
+# test_ch16_count_models_do_not_pass_the_perplexity_threshold checks them on the grader's cases).
 TEXT = {
-    "The Time Machine": (0.1, 32, 500, 6.0),
-    "Lorem ipsum": (0.25, 8, 30, 12.0),
+    "The Time Machine": (0.1, 32, 500, 6.5),
+    "Lorem ipsum": (0.25, 8, 30, 15.0),
 }
 
 
@@ -196,6 +203,6 @@ TASKS = [
     Task("clip_by_global_norm", 2, _clip_cases, rtol=1e-7, atol=1e-12,
          output_names=("dW_ih", "dW_hh", "db_ih", "db_hh"),
          dtype_rule="floats", description="gradient clipping by global norm"),
-    Task("train_lm_and_score", 3, _lm_cases, library="torch", call_timeout=120, judge=judge_perplexity,
+    Task("train_lm_and_score", 3, _lm_cases, library="torch", call_timeout=150, judge=judge_perplexity,
          description="a character language model trained in the sandbox, judged by perplexity on held-back text"),
 ]
