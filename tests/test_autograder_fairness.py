@@ -235,6 +235,8 @@ def test_the_solution_passes_every_seed(assignment):
 
     references = _solution_namespace(assignment)
     for task in load_tasks(assignment):
+        if task.judge is not None:  # a trained model: its threshold is measured over 40+ draws (see the spec)
+            continue
         source = f"{task.function} = {task.function}\n"  # the solution itself, as a student
         for seed in range(5):
             verdict = judge_in_process(assignment, task.function, source, seed)
@@ -390,4 +392,146 @@ def test_the_judged_task_cannot_read_the_public_data(tmp_path):
     message = tasks["train_and_predict"]["message"]
     assert "FOUND" not in message, message
     assert tasks["train_and_predict"]["points"] == 0 and "accuracy" in message and "94%" in message, message
+    assert sum(t["points"] for t in tasks.values()) == 7.0
+
+
+# --- the judged tasks of chapters 12 and 16 ----------------------------------------------------------
+
+def test_ch12_judged_task_reuses_chapter_7s_data_disguise_and_judge_on_a_smaller_budget():
+    """One source of truth for the held-back images; batch norm's point is a smaller budget."""
+    from autograder.spec import load_tasks
+    from autograder.specs import ch07_lenet, ch12_batchnorm_resnet as ch12
+
+    assert ch12.held_back_data is ch07_lenet.held_back_data and ch12.disguise is ch07_lenet.disguise
+    ch07_task = next(t for t in load_tasks("ch07_lenet") if t.judge is not None)
+    task = next(t for t in load_tasks("ch12_batchnorm_resnet") if t.judge is not None)
+    assert task.function == "train_bn_and_predict" and task.library == "torch" and task.points == 3
+    assert task.judge is ch07_lenet.judge_accuracy and task.judge.private_paths is ch07_lenet.data_folders
+    assert task.call_timeout < ch07_task.call_timeout
+    for source, (n_train, _, _) in ch12.TRAINING.items():
+        assert n_train <= ch07_lenet.TRAINING[source][0]
+    assert sum(t.points for t in load_tasks("ch12_batchnorm_resnet")) == 10
+
+
+@pytest.fixture(scope="module")
+def lm_cases():
+    from autograder.specs.ch16_gru import _lm_cases
+
+    return [_lm_cases(np.random.default_rng(seed))[0] for seed in (0, 1)]
+
+
+def test_ch16_held_back_text_is_relabelled_per_seed_and_windows_never_hold_a_target(lm_cases):
+    from autograder.specs.ch16_gru import held_back_text
+
+    source, corpus, V = held_back_text()
+    a, b = lm_cases
+    assert a.args[1] == b.args[1] == V
+    n_train = len(a.args[0])
+    # The training part is the book relabelled by a permutation (one per seed), never the public tokens.
+    for case in (a, b):
+        tokens, _, contexts = case.args
+        perm = np.full(V, -1)
+        perm[corpus[:n_train]] = tokens
+        assert np.array_equal(perm[corpus[:n_train]], tokens), "the relabelling must be a function of the token"
+        seen = perm[perm >= 0]
+        assert len(set(seen.tolist())) == len(seen), "the relabelling must be one-to-one"
+        assert contexts.shape[0] == len(case.expected["targets"]) and contexts.dtype == np.int64
+    assert not np.array_equal(a.args[0], b.args[0]) and not np.array_equal(a.args[0], corpus[:n_train])
+    # Undo the relabelling: every window and its target lie consecutively in the held-back end,
+    # K + 1 tokens apart from the next window, so no window holds another's target.
+    held = corpus[n_train:]
+    tokens, _, contexts = a.args
+    inverse = np.full(V, -1)
+    inverse[tokens] = corpus[:n_train]
+    windows = np.concatenate([contexts, a.expected["targets"][:, None]], axis=1)
+    decoded = inverse[windows]
+    M, K = contexts.shape
+    first = [s for s in range(len(held) - K) if np.array_equal(held[s : s + K + 1], decoded[0])]
+    assert first, "the first context and its target are not consecutive tokens of the held-back part"
+    assert any(np.array_equal(held[s + (K + 1) * np.arange(M)[:, None] + np.arange(K + 1)], decoded)
+               for s in first if s + (K + 1) * M <= len(held))
+
+
+def _count_model_logits(case, order):
+    """Log-probabilities of a unigram (order 1) or bigram (order 2) count model, add-one smoothed."""
+    tokens, V, contexts = case.args
+    if order == 1:
+        counts = np.bincount(tokens, minlength=V) + 1.0
+        return np.tile(np.log(counts / counts.sum()), (len(contexts), 1))
+    pairs = np.ones((V, V))
+    np.add.at(pairs, (tokens[:-1], tokens[1:]), 1)
+    return np.log(pairs / pairs.sum(axis=1, keepdims=True))[contexts[:, -1]]
+
+
+def test_ch16_count_models_do_not_pass_the_perplexity_threshold(lm_cases):
+    from autograder.specs.ch16_gru import judge_perplexity
+
+    for case in lm_cases:
+        for order in (1, 2):
+            verdict = judge_perplexity(_count_model_logits(case, order), case)
+            assert isinstance(verdict, str) and "perplexity" in verdict and "at most" in verdict, (order, verdict)
+
+
+def test_ch16_judge_names_what_is_wrong_and_reports_the_perplexity_on_a_pass(lm_cases):
+    from autograder.specs.ch16_gru import judge_perplexity
+
+    case = lm_cases[0]
+    M, V = len(case.expected["targets"]), case.args[1]
+    assert "returned None" in judge_perplexity(None, case)
+    assert "LAST token" in judge_perplexity(np.zeros((M, case.args[2].shape[1], V)), case)
+    assert "not a predicted token" in judge_perplexity(np.zeros(M), case)
+    assert f"({M}, {V})" in judge_perplexity(np.zeros((M, V + 1)), case)
+    bad = np.zeros((M, V))
+    bad[3, 1] = np.nan
+    assert "not finite" in judge_perplexity(bad, case)
+    uniform = judge_perplexity(np.zeros((M, V)), case)
+    assert isinstance(uniform, str) and f"perplexity {V:.2f}" in uniform  # knowing nothing: V choices
+    # Logits need not be normalized: the grader applies log_softmax; a near-certain model passes.
+    sure = np.full((M, V), -5.0) + 1000.0
+    sure[np.arange(M), case.expected["targets"]] += 20.0
+    problem, note = judge_perplexity(sure, case)
+    assert problem is None and note.startswith("perplexity 1.00") and "needed" in note
+
+
+LOOKS_UP_THE_PUBLIC_BOOK = '''
+def train_lm_and_score(train_tokens, vocab_size, contexts):
+    import glob
+    import os
+
+    import numpy as np
+
+    places = [os.environ.get("DLCOURSE_DATA", ""), os.environ.get("DLCOURSE_TIMEMACHINE", ""), {shared!r}]
+    files = [f for p in places if p for f in glob.glob(os.path.join(p, "**", "timemachine*"), recursive=True)]
+    if files:
+        raise RuntimeError("FOUND the public book: " + ", ".join(files))
+    return np.zeros((len(contexts), int(vocab_size)))
+'''
+
+
+@pytest.mark.slow
+def test_the_ch16_judged_task_cannot_read_the_public_book(tmp_path):
+    """Chapter 16's held-back text is the end of The Time Machine: the folder that holds it must
+    not be readable from the sandbox while the judged task runs (its tokens are relabelled too)."""
+    import os
+    from pathlib import Path
+
+    from conftest import SHARED_DATA
+
+    data = Path(os.environ.get("DLCOURSE_DATA") or SHARED_DATA)
+    if not (data / "timemachine").is_dir():
+        pytest.skip(f"needs The Time Machine in {data}/timemachine ($DLCOURSE_DATA or ../shared/data)")
+    a = "ch16_gru"
+    root, out = tmp_path / "submissions", tmp_path / "out"
+    source = LOOKS_UP_THE_PUBLIC_BOOK.format(shared=str(data.resolve()))
+    write_submission(root, "lookup", a, make_submission(a, {"train_lm_and_score": source}))
+    cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", a, "--submissions", str(root),
+           "--out", str(out), "--db", f"sqlite:///{tmp_path / 'gb.db'}", "--workers", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900,
+                          env={**os.environ, "DLCOURSE_DATA": str(data)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks = {t["function"]: t for t in json.loads((out / a / "results" / "lookup.json").read_text())["tasks"]}
+    message = tasks["train_lm_and_score"]["message"]
+    assert "FOUND" not in message, message
+    # Uniform logits: perplexity = the vocabulary's size, far above the threshold.
+    assert tasks["train_lm_and_score"]["points"] == 0 and "perplexity 28.00" in message, message
     assert sum(t["points"] for t in tasks.values()) == 7.0

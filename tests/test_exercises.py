@@ -39,12 +39,13 @@ EXPECTED_TASKS = {
                    "train_and_predict": 3},
     "ch08_alexnet_vgg": {"dropout_forward": 3, "dropout_backward": 2, "vgg_complexity": 5},
     "ch10_nin_googlenet": {"nin_block_forward": 3, "inception_forward": 4, "inception_complexity": 3},
-    "ch12_batchnorm_resnet": {"batch_norm_forward": 3, "batch_norm_backward": 4, "residual_block_forward": 3},
+    "ch12_batchnorm_resnet": {"batch_norm_forward": 2, "batch_norm_backward": 3, "residual_block_forward": 2,
+                              "train_bn_and_predict": 3},
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
     "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
-    "ch16_gru": {"gru_cell_forward": 4, "gru_layer_forward": 3, "clip_by_global_norm": 3},
+    "ch16_gru": {"gru_cell_forward": 3, "gru_layer_forward": 2, "clip_by_global_norm": 2, "train_lm_and_score": 3},
 }
-TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet"}  # the only ones whose setup may import torch
+TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
 
 # Real data for the test cells that load it (ch07's MNIST): ``../shared/data`` beside the
 # checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
