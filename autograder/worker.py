@@ -637,6 +637,8 @@ def _read_first_line(path, _open=os.open, _read=os.read, _close=os.close, _flags
         return ""
     try:
         return _read(fd, 256).decode("ascii", "replace")
+    except OSError:  # the thread ended between open and read (ESRCH): it has no time to report
+        return ""
     finally:
         _close(fd)
 
