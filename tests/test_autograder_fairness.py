@@ -402,7 +402,7 @@ def test_ch12_judged_task_reuses_chapter_7s_data_disguise_and_judge_on_a_smaller
     from autograder.spec import load_tasks
     from autograder.specs import ch07_lenet, ch12_batchnorm_resnet as ch12
 
-    assert ch12.held_back_data is ch07_lenet.held_back_data and ch12.disguise is ch07_lenet.disguise
+    assert ch12.disguised_train_cases is ch07_lenet.disguised_train_cases
     ch07_task = next(t for t in load_tasks("ch07_lenet") if t.judge is not None)
     task = next(t for t in load_tasks("ch12_batchnorm_resnet") if t.judge is not None)
     assert task.function == "train_bn_and_predict" and task.library == "torch" and task.points == 3

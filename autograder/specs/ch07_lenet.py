@@ -24,7 +24,7 @@ from autograder.spec import Case, Task, shape_label
 # set so that the recipe the notebook states (its solution: the lecture's LeNet, SGD with
 # momentum 0.9, weight decay 5e-4, batches of 64, about 800 steps, a one-epoch warm-up and a
 # cosine decay of the learning rate 0.05) passes in well over 99 % of draws.  Measured on the
-# grader's own cases (_train_cases: random draw, then the shifts and noise of `disguise`), one
+# grader's own cases (disguised_train_cases: random draw, then the shifts and noise of `disguise`), one
 # CPU thread, 2026-12-07, on a machine loaded by a dozen other jobs (times inflated):
 #   MNIST, 63 draws: accuracy 95.0-97.9 %, mean 96.5 %, standard deviation 0.54 points; none
 #     under 95 %, so 94 % is 4.6 standard deviations under the mean; 5-270 s a call (median 34 s
@@ -175,9 +175,12 @@ def disguise(images, rng):
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
-def _train_cases(rng):
+def disguised_train_cases(rng, budgets):
+    """The one case of a judged MNIST task: a random draw of training and held-back images, both
+    disguised, with ``budgets[source] = (n_train, n_test, threshold)`` (ch07's :data:`TRAINING`,
+    or a later chapter's own)."""
     source, images, labels = held_back_data()
-    n_train, n_test, threshold = TRAINING[source]
+    n_train, n_test, threshold = budgets[source]
     order = rng.permutation(len(images))
     train, test = order[:n_train], order[n_train : n_train + n_test]
     X_train, X_test = disguise(images[train], rng)[:, None], disguise(images[test], rng)[:, None]
@@ -186,6 +189,10 @@ def _train_cases(rng):
              f"{SHIFT} pixels, with pixel noise), accuracy needed {threshold:.0%}")
     return [Case((X_train, labels[train], X_test), label=label,
                  expected={"labels": labels[test], "threshold": threshold, "source": source})]
+
+
+def _train_cases(rng):
+    return disguised_train_cases(rng, TRAINING)
 
 
 def judge_accuracy(output, case):

@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.spec import Case, Task, shape_label
 # One source of truth for the held-back images: chapter 7's data, disguise, judge and hidden folders.
-from autograder.specs.ch07_lenet import SHIFT, disguise, held_back_data, judge_accuracy
+from autograder.specs.ch07_lenet import disguised_train_cases, judge_accuracy
 
 # data source -> (training images, held-back test images, accuracy needed).  The chapter's point
 # is that batch normalization lets a network train with a larger learning rate in fewer steps, so
@@ -22,7 +22,7 @@ from autograder.specs.ch07_lenet import SHIFT, disguise, held_back_data, judge_a
 # 235 steps (5 epochs), 90 s.  The recipe the notebook states (its solution: the lecture's LeNet with
 # BatchNorm2d / BatchNorm1d after every convolution and hidden fully connected layer, SGD with
 # momentum 0.9 at a learning rate of 0.3, batches of 64, 5 epochs, the learning rate decayed along
-# a half cosine) was measured on the grader's own cases (_train_cases: random draw, then ch07's
+# a half cosine) was measured on the grader's own cases (disguised_train_cases: random draw, then ch07's
 # disguise), one CPU thread each, 2026-12-07, on the 2-core machine loaded by about ten other
 # jobs (times inflated):
 #   MNIST: 42 draws: accuracy 94.5-97.0 %, mean 96.0 %, standard
@@ -130,17 +130,7 @@ def _block_cases(rng):
 
 
 def _train_cases(rng):
-    source, images, labels = held_back_data()
-    n_train, n_test, threshold = TRAINING[source]
-    order = rng.permutation(len(images))
-    train, test = order[:n_train], order[n_train : n_train + n_test]
-    X_train, X_test = disguise(images[train], rng)[:, None], disguise(images[test], rng)[:, None]
-    label = (f"{n_train:,} {source} training images {tuple(X_train.shape)} uint8 with their labels, "
-             f"{n_test:,} held-back test images {tuple(X_test.shape)} (each shifted by up to "
-             f"{SHIFT} pixels, with pixel noise), accuracy needed {threshold:.0%}")
-    return [Case((X_train, labels[train], X_test), label=label,
-                 expected={"labels": labels[test], "threshold": threshold, "source": source})]
-
+    return disguised_train_cases(rng, TRAINING)
 
 TASKS = [
     Task("batch_norm_forward", 2, _forward_cases, rtol=1e-6, atol=1e-9,
