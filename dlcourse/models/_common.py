@@ -55,3 +55,20 @@ def init_weights(model):
         elif isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def dense_head(in_features, hidden, num_classes, dropout, first=1):
+    """AlexNet's and VGG's classifier: flatten, two hidden dense layers (ReLU, dropout), the output.
+
+    The dense layers are named ``fc{first}``, ``fc{first + 1}``, ``fc{first + 2}`` (AlexNet's paper
+    counts from 6, VGG's from 1), as are their ReLU and dropout: the names are state_dict keys.
+    """
+    head = nn.Sequential()
+    head.add_module("flatten", nn.Flatten())
+    sizes = [(in_features, hidden), (hidden, hidden), (hidden, num_classes)]
+    for i, (n_in, n_out) in enumerate(sizes, start=first):
+        head.add_module(f"fc{i}", nn.Linear(n_in, n_out))
+        if i < first + 2:
+            head.add_module(f"relu{i}", nn.ReLU(inplace=True))
+            head.add_module(f"drop{i}", nn.Dropout(dropout))
+    return head

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from dlcourse.models._common import check_images, init_weights, spatial_size
+from dlcourse.models._common import check_images, dense_head, init_weights, spatial_size
 
 __all__ = ["AlexNet"]
 
@@ -72,14 +72,7 @@ class AlexNet(nn.Module):
         ]:
             self.features.add_module(name, layer)
         side = spatial_size(self.features, input_size)  # 5 for 224x224
-        self.classifier = nn.Sequential()
-        for name, layer in [
-            ("flatten", nn.Flatten()),
-            ("fc6", nn.Linear(c5 * side * side, hidden)), ("relu6", nn.ReLU(inplace=True)), ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(hidden, hidden)), ("relu7", nn.ReLU(inplace=True)), ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(hidden, num_classes)),
-        ]:
-            self.classifier.add_module(name, layer)
+        self.classifier = dense_head(c5 * side * side, hidden, num_classes, dropout, first=6)
         init_weights(self)
 
     def forward(self, x):

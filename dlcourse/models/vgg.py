@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from dlcourse.models._common import check_images, init_weights, spatial_size
+from dlcourse.models._common import check_images, dense_head, init_weights, spatial_size
 
 __all__ = ["VGG", "VGG_CONFIGS", "vgg_block", "vgg11", "vgg13", "vgg16", "vgg19"]
 
@@ -90,14 +90,7 @@ class VGG(nn.Module):
         self.arch, self.in_channels, self.input_size = list(arch), in_channels, input_size
         self.features, c = _layers(self.arch, in_channels, batch_norm)
         side = spatial_size(self.features, input_size)
-        self.classifier = nn.Sequential()
-        for name, layer in [
-            ("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(c * side * side, hidden)), ("relu1", nn.ReLU(inplace=True)), ("drop1", nn.Dropout(dropout)),
-            ("fc2", nn.Linear(hidden, hidden)), ("relu2", nn.ReLU(inplace=True)), ("drop2", nn.Dropout(dropout)),
-            ("fc3", nn.Linear(hidden, num_classes)),
-        ]:
-            self.classifier.add_module(name, layer)
+        self.classifier = dense_head(c * side * side, hidden, num_classes, dropout, first=1)
         init_weights(self)
 
     def forward(self, x):
