@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from autograder.notebooks import NotebookError, code_cells, cell_role, parse_notebook, plan_cells
-from autograder.sandbox import Limits, run_in_sandbox
+from autograder.sandbox import Limits, exposed_private_paths, run_in_sandbox
 from autograder.spec import dtype_problem, load_tasks
 from dlcourse.checks import describe_mismatch
 
@@ -186,8 +186,8 @@ def grade_submission(job: dict) -> dict:
     limits = Limits(**job.get("limits", {}))
     # A judged task's data folders (the public images its held-back ones come from) are hidden
     # from the sandbox too, where the isolation level hides paths (bubblewrap shows none at all).
-    private = [*job.get("private_paths", ()),
-               *(p for t in tasks if t.judge is not None for p in getattr(t.judge, "private_paths", list)())]
+    judged_data = [p for t in tasks if t.judge is not None for p in getattr(t.judge, "private_paths", list)()]
+    private = [*job.get("private_paths", ()), *judged_data]
     reports = {}
     for mode in ("numpy", "torch"):
         mode_tasks = [(t, cases[t.function]) for t in tasks if t.library == mode]
@@ -197,6 +197,9 @@ def grade_submission(job: dict) -> dict:
                                            require_isolation=not job.get("allow_weak_sandbox", False))
     result.isolation = next(iter(reports.values())).isolation if reports else ""
     faults = [r.grader_fault for r in reports.values() if r.grader_fault]
+    faults += [problem for mode, report in reports.items()
+               if any(t.judge is not None and t.library == mode for t in tasks)
+               for problem in [exposed_private_paths(report, judged_data)] if problem]
     if faults:
         # Not the student's doing: report it, record nothing (a re-run grades it again).
         return {"student": job["student"], "grader_error": faults[0]}

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -293,6 +295,27 @@ def _confine_read_paths(level):
     return sorted(set(paths))
 
 
+def exposed_private_paths(report, paths):
+    """Why ``paths`` (a judged task's data folders) may have been readable by the student code of
+    this run, or None when they were not.  The namespace levels mount over them and bubblewrap's
+    root never shows them; at the ``rlimits`` level only Landlock's read allowlist hides them,
+    so a run without Landlock, or with one of them inside the allowlist, could have read them."""
+    if report.isolation != "rlimits" or not paths:
+        return None
+    if not report.confinement.startswith("Landlock"):
+        return ("the sandbox runs at the rlimits level without Landlock here, so the data the "
+                "judged task holds back could not be hidden from student code; grade it where "
+                "bubblewrap or Linux namespaces work, or on a kernel with Landlock")
+    allowed = [Path(p) for p in _confine_read_paths("rlimits")]
+    for path in paths:
+        real = Path(path).resolve()
+        if any(real == a or a in real.parents for a in allowed):
+            return (f"the judged task's data folder {real} lies inside what the sandbox lets "
+                    f"student code read ({next(a for a in allowed if real == a or a in real.parents)}); "
+                    f"move it out of the Python installation")
+    return None
+
+
 def _scrubbed_env(home):
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
@@ -344,6 +367,7 @@ def _encode_cases(tasks, default_call_timeout):
             "max_python_lines": task.max_python_lines,
             "inputs_must_not_change": task.inputs_must_not_change,
             "tuple_output": bool(getattr(task, "output_names", ())),
+            "tensor_output": bool(getattr(task, "returns_tensor", False)),
             "cases": [{"args": enc(tuple(c.args))["__tuple__"], "kwargs": enc(dict(c.kwargs)),
                        "count_lines": bool(c.count_lines)} for c in cases],
         })
@@ -428,18 +452,27 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
                 "open_files": limits.open_files,
             },
         }
+        # The per-run key that authenticates the worker's reports after the cells (see
+        # _supervise): it travels through a pipe the worker reads and closes before any student
+        # code runs, never through a file, which a cell could read.
+        key = os.urandom(32) if AUTHENTICATE_REPORTS else None
+        key_read, key_write = os.pipe()
+        os.write(key_write, key or b"")
+        os.close(key_write)
+        if key is not None:
+            job["key_fd"] = key_read
         (box / "job.json").write_text(json.dumps(job), encoding="utf-8")
         read_fd, write_fd = os.pipe()
         if level == "bubblewrap":
             env = _scrubbed_env("/tmp/box")
             command = _bubblewrap_command(box, limits, uid, mode, write_fd)
             cwd = box
-            pass_fds = (write_fd,)
+            pass_fds = (write_fd, key_read)
         elif level == "rlimits":
             env = _scrubbed_env(str(box))
             command = [sys.executable, "-I", "-B", *ENTRY.split(), str(write_fd)]
             cwd = box
-            pass_fds = (write_fd,)
+            pass_fds = (write_fd, key_read)
         else:
             env = _scrubbed_env("/tmp/box")
             script = _namespace_script(level, hidden, uid, limits)
@@ -448,7 +481,7 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
                        "--mount-proc", "sh", "-c", script, "sandbox", str(box), sys.executable,
                        str(write_fd)]
             cwd = box
-            pass_fds = (write_fd,)
+            pass_fds = (write_fd, key_read)
         try:
             proc = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -456,8 +489,10 @@ def _run_once(cells, tasks, payload, mode, limits, skip_cells, report, level, hi
             )
         finally:
             os.close(write_fd)
+            os.close(key_read)
         try:
-            return _supervise(proc, read_fd, tasks, payload, limits, report, remaining, len(cells))
+            return _supervise(proc, read_fd, tasks, payload, limits, report, remaining, len(cells),
+                              key=key)
         finally:
             _kill(proc)
             os.close(read_fd)
@@ -481,14 +516,19 @@ def _kill(proc):
             pass
 
 
-def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells=10**6):
+def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells=10**6, key=None):
     """Read the worker's messages until it is done, hangs or dies; never block on it.
 
     Student code runs in the worker's process and can write to the report channel, so every
     message is checked before use (:func:`_well_formed`, then against the job: a cell or task
-    the job does not have is ignored), only the first ``cells_done`` sends the inputs, and the
-    inputs are written without blocking, in pieces, from this loop: a forged ``cells_done``
-    followed by a cell that never reads them cannot hold the grader past its deadlines."""
+    the job does not have is ignored).  From ``cells_done`` on, the events that carry grades
+    (``cells_done``, ``call_start``, ``call_done``, ``done``) count only with a valid MAC under
+    ``key`` and a sequence number above the last one (:func:`_authentic`): the key reached the
+    worker before any student code and lives where graded Python cannot reach it, so a cell, a
+    thread or a graded call that duplicates the channel cannot forge a result, a line count or
+    an inputs digest, nor replay a real line.  The inputs are written without blocking, in
+    pieces, from this loop, so a worker that never reads them cannot hold the grader past its
+    deadlines."""
     task_timeouts = {t["function"]: t["call_timeout"] for t in tasks}
     n_cases = {t["function"]: len(t["cases"]) for t in tasks}
     selector = selectors.DefaultSelector()
@@ -507,6 +547,7 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
     inputs_sent = False
     last_cell, calls_started = None, False
     spoke = False  # the worker sent a message of ours: it started, so student code may have run
+    last_sequence = 0  # of the last authenticated line
     while True:
         now = time.monotonic()
         wait = min(step_deadline, hard_deadline) - now
@@ -518,8 +559,8 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 break
             continue
         readable = False
-        for key, mask in events:
-            if key.fd == stdin_fd:
+        for selected, _ in events:
+            if selected.fd == stdin_fd:
                 pending_input = _write_some(stdin_fd, pending_input)
                 if pending_input is None:
                     selector.unregister(stdin_fd)
@@ -541,6 +582,9 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
+            signed = _authentic(line, key, last_sequence) if key is not None else None
+            if signed is not None:
+                line, last_sequence = signed
             try:
                 message = json.loads(line)
             except (ValueError, RecursionError):
@@ -548,6 +592,8 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
             if not _well_formed(message) or not _fits_job(message, n_cells, n_cases):
                 continue  # forged or malformed: never let its fields reach the grader
             event = message["event"]
+            if key is not None and (event in _SIGNED_EVENTS) != (signed is not None):
+                continue  # a grading event without the key's MAC (or a signed cell event): forged
             now = time.monotonic()
             if event == "confined":
                 # Sent by confine.py before any student code; a later copy is a forgery.  It
@@ -573,10 +619,10 @@ def _supervise(proc, read_fd, tasks, payload, limits, report, remaining, n_cells
                 if inputs_sent:
                     continue  # only the first counts: the inputs go out once
                 inputs_sent = True
-                if step[0] != "cell":
-                    # One sent from inside a cell is student code (a thread's, or a lie): the
-                    # cell keeps its own deadline and the blame if it hangs.  The inputs go
-                    # out all the same (they are no secret), without blocking.
+                if step[0] != "cell" or key is not None:
+                    # Without a key, one sent from inside a cell may be student code (a
+                    # thread's, or a lie): the cell keeps its own deadline and the blame if it
+                    # hangs.  The inputs go out all the same (they are no secret).
                     step = ("inputs", None)
                     step_deadline = now + limits.cell_timeout + GRACE_SECONDS + 5.0
                 if stdin_fd is not None:
@@ -675,6 +721,30 @@ def _close_stdin(proc):
         proc.stdin.close()
     except (OSError, ValueError):
         pass
+
+
+# Off only in the test that proves a forged report worked without it.
+AUTHENTICATE_REPORTS = True
+_SIGNED_EVENTS = frozenset({"cells_done", "call_start", "call_done", "done"})
+MAC_HEX = 64  # characters of an HMAC-SHA256 in hex
+
+
+def _authentic(line, key, last_sequence):
+    """``(json_bytes, sequence)`` when ``line`` is ``MAC {json}`` with a valid HMAC-SHA256 of
+    the JSON under ``key`` and a ``"seq"`` above ``last_sequence``; else None."""
+    if len(line) <= MAC_HEX + 1 or line[MAC_HEX:MAC_HEX + 1] != b" ":
+        return None
+    mac, body = line[:MAC_HEX], line[MAC_HEX + 1:]
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode("ascii")
+    if not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        sequence = json.loads(body).get("seq")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence <= last_sequence:
+        return None  # a replayed line
+    return body, sequence
 
 
 def _fits_job(message, n_cells, n_cases):

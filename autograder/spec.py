@@ -57,6 +57,9 @@ class Task:
     ``("Y", ("h_T", "c_T"))`` for an LSTM's outputs and final states.  Each element travels as
     its own ``.npy``, is compared on its own, and a failure names the element (``element 2 of 3
     (dW): wrong values ...``); the task still scores as one.
+
+    ``returns_tensor``: a torch task whose result (each element of a tuple result) must be a
+    ``torch.Tensor``, as its notebook says (a NumPy array, a list or a number fails the call).
     """
 
     function: str
@@ -74,10 +77,13 @@ class Task:
     grade_id: str = ""
     description: str = ""
     output_names: tuple = ()
+    returns_tensor: bool = False
 
     def __post_init__(self):
         if self.library not in ("numpy", "torch"):
             raise ValueError(f"task {self.function}: library must be 'numpy' or 'torch'")
+        if self.returns_tensor and self.library != "torch":
+            raise ValueError(f"task {self.function}: returns_tensor needs library='torch'")
         if self.dtype_rule not in DTYPE_RULES:
             raise ValueError(f"task {self.function}: dtype_rule must be one of {DTYPE_RULES}")
         if not self.grade_id:

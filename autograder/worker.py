@@ -14,6 +14,11 @@ line:
      "inputs": [sha256 hex of each input array after the call]}
     {"event": "done"}
 
+From ``cells_done`` on, each line is ``MAC {json}``: the JSON carries a ``"seq"`` number and MAC
+is its HMAC-SHA256 in hex under the key the grader passed on the pipe named ``key_fd`` in the job
+(read and closed before any student code runs).  The grader ignores those events without a
+valid MAC, so student code writing to the same channel cannot fake them.
+
 Whether a call modified its inputs is decided by the grader, from ``inputs``.  Outputs travel
 as ``.npy`` bytes of plain numeric arrays (never pickles).  A task that returns a
 tuple of arrays (``"tuple_output"`` in the job) sends ``"npy"`` as a list with one ``.npy`` per
@@ -544,15 +549,25 @@ def _refuse_operators(torch, names, log):
     libraries.clear()
 
 
-def _json_writer(fd):
+def _json_writer(fd, key=None, sha256=None):
     """``send(**message)``: one JSON line on ``fd``, built with references bound now.  Student
     code can later replace ``json.dumps`` (or the encoder it calls), ``os.write`` or builtins;
-    the worker's own reports then still say what the worker measured."""
+    the worker's own reports then still say what the worker measured.
+
+    With ``key`` (the grader's per-run secret, see :func:`_read_key`) every line carries a
+    sequence number and starts with its HMAC-SHA256 in hex, ``MAC {json}``: student code can
+    write to this channel too, but not lines the grader accepts after the cells."""
     import json.encoder
 
     quote = json.encoder.encode_basestring_ascii  # C when _json is there
     write, _isinstance, _str, _int, _bool = os.write, isinstance, str, int, bool
     _list, _tuple, _join, _encode, _memoryview = list, tuple, ", ".join, str.encode, memoryview
+    if key is not None:
+        # HMAC (RFC 2104) by hand on the C hash bound before student code: the ``hmac``
+        # module's Python could be rewritten by a cell to leak the key it is given.
+        padded = key + bytes(64 - len(key))
+        inner, outer = bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)
+    sequence = [0]
 
     def value(v):
         if v is None:
@@ -568,12 +583,44 @@ def _json_writer(fd):
         raise TypeError("not a message value")
 
     def send(**message):
-        line = "{" + _join([quote(k) + ": " + value(v) for k, v in message.items()]) + "}\n"
-        view = _memoryview(_encode(line, "ascii"))
+        fields = [quote(k) + ": " + value(v) for k, v in message.items()]
+        if key is not None:
+            sequence[0] += 1
+            fields.append('"seq": ' + _str(sequence[0]))
+        body = _encode("{" + _join(fields) + "}", "ascii")
+        if key is not None:
+            mac = sha256(outer + sha256(inner + body).digest()).hexdigest()
+            body = _encode(mac + " ", "ascii") + body
+        view = _memoryview(body + b"\n")
         while view:
             view = view[write(fd, view):]
 
     return send
+
+
+def _read_key(fd, read=os.read, close=os.close):
+    """The grader's per-run key, read (and its pipe closed) before any student code runs; it
+    then lives only in the closure of the graded calls' writer."""
+    if fd is None:
+        return None
+    key = b""
+    try:
+        while len(key) < 32:
+            chunk = read(fd, 32 - len(key))
+            if not chunk:
+                break
+            key += chunk
+    finally:
+        close(fd)
+    return key if len(key) == 32 else None
+
+
+def _all_tensors(result, Tensor, _isinstance):
+    """Whether ``result`` is a tensor, or a tuple/list (nested one level) of tensors."""
+    if _isinstance(result, (tuple, list)):
+        return len(result) > 0 and all(_isinstance(r, Tensor) or (_isinstance(r, (tuple, list)) and
+                                       all(_isinstance(q, Tensor) for q in r)) for r in result)
+    return _isinstance(result, Tensor)
 
 
 def _threads_started_probe(start_new_thread, allocate_lock, get_native_id, count, sleep):
@@ -707,7 +754,7 @@ def main():
     private = _private_copies()
     kit = dict(
         job=json.loads(json.dumps(job)),  # the calls' own copy: ``job`` stays in this frame
-        send=private["_json_writer"](fd),
+        send=private["_json_writer"](fd, private["_read_key"](job.get("key_fd")), hashlib.sha256),
         counter=private["_line_counter"](sys.gettrace, sys.settrace, trace_gate,
                               tuple(r.rstrip(os.sep) + os.sep for r in library_roots) + ("<frozen ",),
                               _trusted_codes(globals())),
@@ -725,6 +772,7 @@ def main():
         own_pid_namespace=bool(job.get("own_pid_namespace")),
         Timeout=CellTimeout, forbidden_log=forbidden_log, refused_log=refused_log,
         recorder=recorder, to_tensor=to_tensor,
+        Tensor=torch.Tensor if mode == "torch" else None, all_tensors=private["_all_tensors"],
     )
     calls = (private["_run_calls"], (kit, inputs_fd))
     _install_audit_hook(box, set(forbidden), forbidden_log, stub_finder=stub_finder,
@@ -766,7 +814,7 @@ def main():
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
             error = error_text(exc)
         send(event="cell_done", cell=index, error=error)
-    send(event="cells_done")
+    # "cells_done" is sent by the graded calls' own writer, with the key: a cell cannot fake it.
     audit("autograder.calls", namespace)  # runs the graded calls (see _install_audit_hook)
     os._exit(3)  # not reached unless a cell took the calls: they have run already
 
@@ -786,8 +834,10 @@ def _run_calls(kit, inputs_fd, namespace):
     own_pid_namespace, to_tensor = kit["own_pid_namespace"], kit["to_tensor"]
     forbidden_log, refused_log, recorder = kit["forbidden_log"], kit["refused_log"], kit["recorder"]
     _callable, _sorted, _set, _bool, _tuple = callable, sorted, set, bool, tuple
+    _isinstance, _all_tensors = isinstance, kit["all_tensors"]
     get = dict.get
 
+    send(event="cells_done")
     with kit["fdopen"](inputs_fd, "rb") as channel:
         payload = channel.read()
     arrays = dict(kit["load_npz"](kit["BytesIO"](payload), allow_pickle=False)) if payload else {}
@@ -833,6 +883,9 @@ def _run_calls(kit, inputs_fd, namespace):
                             result = function(*args, **kwargs)
                     else:
                         result = function(*args, **kwargs)
+                    if task.get("tensor_output") and not _all_tensors(result, kit["Tensor"], _isinstance):
+                        raise TypeError(f"it returned {type(result).__name__}, not a torch.Tensor: "
+                                        f"return a tensor (on the inputs' device, no .numpy())")
                     # Still counted: an object whose __array__ loops is the student's loop too.
                     encoded = encode_output(result, np, task.get("tuple_output", False))
                 finally:

@@ -121,10 +121,13 @@ VARIANTS = {
             return dXp[:, :, padding : padding + h, padding : padding + w]
         """),
     "ch07 softmax without the max shift": ("ch07_lenet", "softmax_cross_entropy_loss", """
-        def softmax_cross_entropy_loss(logits, labels):
+        def softmax_cross_entropy_loss(logits, labels, smoothing=0.0):
             z = np.asarray(logits, dtype=np.float64)
+            n, k = z.shape
             p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-            return -np.mean(np.log(p[np.arange(len(z)), labels]))
+            target = np.full((n, k), smoothing / k)
+            target[np.arange(n), labels] += 1.0 - smoothing
+            return -np.mean((target * np.log(p)).sum(axis=1))
         """),
     "ch08 pooling rounds up in the VGG count": ("ch08_alexnet_vgg", "vgg_complexity", """
         def vgg_complexity(arch, in_channels, image_size, num_classes, fc_width):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -520,3 +521,157 @@ def test_honest_notebook_habits_still_work_in_cells_and_calls():
     task = Task("honest_rows", 1, _row_cases, max_python_lines=40)
     verdict = _verdicts(HONEST_HABITS, [task], "numpy", {"honest_rows": _rows_reference})
     assert verdict["honest_rows"].points == 1, verdict["honest_rows"].message
+
+
+# ------------------------------------------------------------------- forged reports
+
+# The graded call loops (far over its line budget), then duplicates the worker's report channel,
+# points the original at /dev/null so the worker's true report is lost, and writes the report
+# an honest call would have produced: the right values, digests of untouched inputs, no error.
+FORGED_REPORT = '''
+import base64, hashlib, io, json, os, sys
+import numpy as np
+
+def forge_rows(X):
+    out = np.zeros(X.shape[0])
+    for i in range(X.shape[0]):
+        out[i] = X[i].sum()
+    channel = int(sys.argv[1])
+    copy = os.dup(channel)
+    null = os.open("/dev/null", os.O_WRONLY)
+    os.dup2(null, channel)
+    digest = hashlib.sha256(f"{X.dtype.str} {X.shape}".encode())
+    digest.update(X.tobytes())
+    buffer = io.BytesIO()
+    np.save(buffer, out)
+    for message in (
+            {"event": "call_done", "task": "forge_rows", "case": 0,
+             "npy": base64.b64encode(buffer.getvalue()).decode(), "error": None,
+             "forbidden": None, "inputs": [digest.hexdigest()]},
+            {"event": "call_start", "task": "honest_rows", "case": 0}):
+        os.write(copy, (json.dumps(message) + "\\n").encode())
+    return out
+
+def honest_rows(X):
+    return X.sum(axis=1)
+'''
+
+
+@pytest.mark.parametrize("authenticated", [True, False])
+def test_a_forged_report_from_a_graded_call_earns_nothing(authenticated, monkeypatch):
+    """Without the per-run key (``authenticated=False``, the grader before this fix) the forged
+    report earned the point; with it the forged lines are ignored and the call fails."""
+    monkeypatch.setattr(sandbox, "AUTHENTICATE_REPORTS", authenticated)
+    tasks = [Task(name, 1, _row_cases, max_python_lines=40, call_timeout=5)
+             for name in ("forge_rows", "honest_rows")]
+    got = _verdicts(FORGED_REPORT, tasks, "numpy", {t.function: _rows_reference for t in tasks})
+    if authenticated:
+        assert got["forge_rows"].points == 0, got["forge_rows"].message
+        assert got["honest_rows"].points == 1, got["honest_rows"].message
+    else:
+        assert got["forge_rows"].points == 1, got["forge_rows"].message
+
+
+CELL_FORGES_CELLS_DONE = '''
+import json, os, select, sys
+os.write(int(sys.argv[1]), (json.dumps({"event": "cells_done"}) + "\\n").encode())
+import time
+time.sleep(1)
+data = b""
+for fd in range(3, 20):  # wherever the inputs channel is: try every likely descriptor
+    try:
+        if select.select([fd], [], [], 0)[0]:
+            data += os.read(fd, 1 << 20)
+    except (OSError, ValueError):
+        pass
+STOLEN = len(data)
+
+def stolen_bytes(X):
+    return X.sum(axis=1) * 0 + STOLEN
+'''
+
+
+@pytest.mark.parametrize("authenticated", [True, False])
+def test_a_cell_that_fakes_cells_done_is_not_sent_the_inputs(authenticated, monkeypatch):
+    """The grader sends the inputs on the worker's authenticated ``cells_done`` only: a cell
+    that writes its own finds nothing to read (and without the key, it did)."""
+    monkeypatch.setattr(sandbox, "AUTHENTICATE_REPORTS", authenticated)
+    task = Task("stolen_bytes", 1, _row_cases)
+    report, cases = _run(CELL_FORGES_CELLS_DONE, [task], "numpy")
+    result = report.calls.get(("stolen_bytes", 0))
+    if authenticated:
+        assert result.error is None, result.error
+        assert not result.array.any(), "a cell read bytes sent to the worker's inputs channel"
+    else:
+        assert result is None or result.error or result.array.any()
+
+
+# ------------------------------------------------------------------- judged data at rlimits
+
+def test_judged_data_counts_as_hidden_only_where_the_sandbox_can_hide_it(tmp_path):
+    """At the rlimits level only Landlock hides a judged task's data folder: without it (or
+    with the folder inside the Python installation, which Landlock lets student code read)
+    the run is the grader's fault, never a score."""
+    data = tmp_path / "data"
+    data.mkdir()
+    run = sandbox.RunReport(isolation="rlimits", confinement="Landlock ABI 7 + seccomp filter")
+    assert sandbox.exposed_private_paths(run, [data]) is None
+    assert sandbox.exposed_private_paths(run, []) is None
+    inside = Path(sys.prefix) / "share"
+    assert "inside what the sandbox lets" in sandbox.exposed_private_paths(run, [inside])
+    bare = sandbox.RunReport(isolation="rlimits", confinement="none (missing: landlock)")
+    assert "without Landlock" in sandbox.exposed_private_paths(bare, [data])
+    for level in ("bubblewrap", "namespaces-root", "namespaces-user"):
+        assert sandbox.exposed_private_paths(sandbox.RunReport(isolation=level), [inside]) is None
+
+
+def test_a_judged_task_whose_data_could_be_read_is_not_scored(monkeypatch):
+    from autograder import grading as grading_module
+
+    monkeypatch.setattr(grading_module, "exposed_private_paths", lambda report, paths: "exposed")
+    job = _judged_job()
+    out = grading_module.grade_submission(job)
+    assert out.get("grader_error") == "exposed" and "tasks" not in out
+
+
+def _judged_job():
+    """A grading job for chapter 7 (which has a judged task) with the released stubs: fast."""
+    import json
+
+    from submissions import _load, make_submission
+
+    a = "ch07_lenet"
+    return {"student": "s", "assignment": a, "seed": 1, "limits": {}, "private_paths": [],
+            "notebook": json.dumps(make_submission(a, fill="release")).encode(),
+            "release": _load("exercises", a), "solution_cells": grading.solution_code(_load("solutions", a)),
+            "notices": [], "allow_weak_sandbox": True}
+
+
+def test_a_torch_task_that_must_return_a_tensor_fails_on_an_array_as_its_notebook_says():
+    """Chapter 3's rule ("return a tensor, no .numpy()"), applied by the grader as by the
+    visible test: an array with the right values fails, a tensor passes."""
+    pytest.importorskip("torch")
+    source = '''
+import torch
+
+def as_array(X):
+    return (X * 2).numpy()
+
+def as_tensor(X):
+    return X * 2
+
+def as_tensor_tuple(X):
+    return X * 2, X * 2
+'''
+    tasks = [Task(name, 1, _double_cases, library="torch", returns_tensor=True)
+             for name in ("as_array", "as_tensor")]
+    tasks.append(Task("as_tensor_tuple", 1, _double_cases, library="torch", returns_tensor=True,
+                      output_names=("a", "b")))
+    references = {"as_array": _double_reference, "as_tensor": _double_reference,
+                  "as_tensor_tuple": lambda X: (X * 2, X * 2)}
+    got = _verdicts(source, tasks, "torch", references)
+    assert got["as_array"].points == 0 and "not a torch.Tensor" in got["as_array"].message, got["as_array"].message
+    assert got["as_tensor"].points == 1, got["as_tensor"].message
+    assert got["as_tensor_tuple"].points == 1, got["as_tensor_tuple"].message
+    with pytest.raises(ValueError, match="returns_tensor"):
+        Task("numpy_task", 1, _double_cases, returns_tensor=True)

@@ -29,7 +29,7 @@ from submissions import REPO, make_submission, solution_sources, write_submissio
 pytestmark = pytest.mark.slow
 
 A1 = "ch01_cross_correlation"  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
-A3 = "ch03_channels"  # corr2d_multi_in 3, corr2d_multi_in_out 3, conv1x1_matmul 2, conv2d_torch 2 (torch)
+A3 = "ch03_channels"  # corr2d_depthwise 3, corr2d_multi_in_out_batch 3, conv1x1_batch 2, conv2d_torch 2 (torch)
 
 # A correct corr2d_vectorized the attacks return only when their break-in *worked*.
 HONEST_VEC = '''
@@ -329,20 +329,20 @@ def ch03_attacks():
         "honest": ({}, None, 10.0),
         # PyTorch inside the NumPy tasks: plainly, and by re-importing the real library.
         "torch_in_numpy": ({
-            "corr2d_multi_in": '''
+            "corr2d_depthwise": '''
 import numpy as np
 import torch
 import torch.nn.functional as F
-def corr2d_multi_in(X, K):
-    return F.conv2d(torch.from_numpy(X)[None], torch.from_numpy(K)[None])[0, 0].numpy()
+def corr2d_depthwise(X, K):
+    return F.conv2d(torch.from_numpy(X)[None], torch.from_numpy(K)[:, None], groups=X.shape[0])[0].numpy()
 ''',
-            "corr2d_multi_in_out": '''
+            "corr2d_multi_in_out_batch": '''
 import sys, importlib
-def corr2d_multi_in_out(X, K):
+def corr2d_multi_in_out_batch(X, K):
     sys.modules.pop("torch", None)
     sys.modules.pop("torch.nn.functional", None)
     torch = importlib.import_module("torch")
-    return torch.nn.functional.conv2d(torch.from_numpy(X)[None], torch.from_numpy(K))[0].numpy()
+    return torch.nn.functional.conv2d(torch.from_numpy(X), torch.from_numpy(K)).numpy()
 '''}, None, 4.0),
         # A convolution operator in the PyTorch task, by every path we could think of.
         "conv_functional": ({"conv2d_torch": TORCH_CONV + '''
@@ -673,7 +673,7 @@ def test_ch03_every_attack_gets_exactly_the_score_of_its_honest_part(ch03):
 
 def test_torch_in_a_numpy_task_scores_zero_and_says_why(ch03):
     tasks = _by_task(ch03["records"]["torch_in_numpy"])
-    for name in ("corr2d_multi_in", "corr2d_multi_in_out"):
+    for name in ("corr2d_depthwise", "corr2d_multi_in_out_batch"):
         assert tasks[name]["points"] == 0
         assert "uses torch" in tasks[name]["message"] and "NumPy task" in tasks[name]["message"]
 

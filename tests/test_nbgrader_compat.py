@@ -38,7 +38,7 @@ WRONG = {
 ASSIGNMENTS = sorted(WRONG)
 POINTS = {
     "ch01_cross_correlation": {"corr2d_loops": 3, "corr2d_vectorized": 3, "kernel_gradient": 4},
-    "ch03_channels": {"corr2d_multi_in": 3, "corr2d_multi_in_out": 3, "conv1x1_matmul": 2, "conv2d_torch": 2},
+    "ch03_channels": {"corr2d_depthwise": 3, "corr2d_multi_in_out_batch": 3, "conv1x1_batch": 2, "conv2d_torch": 2},
 }
 
 

@@ -1,5 +1,7 @@
 """Grading spec for chapter 3: multiple input and output channels, 1x1 convolution.
 
+The tasks are variants of what the chapter displays (the depthwise cross-correlation, a
+minibatch, a 1x1 layer with its bias on a minibatch), never the chapter's own functions.
 Every task has fixed cases (the same for every student) before its random ones: as many output
 as input channels never, so that swapped channel axes fail; non-square inputs and kernels; one
 channel; integer inputs.
@@ -25,7 +27,7 @@ CONVOLUTION_OPS = (
 )
 
 
-def _multi_in_cases(rng):
+def _depthwise_cases(rng):
     fixed = np.random.default_rng(3001)
     cases = []
     for (c, h, w), (kh, kw), what in (((3, 4, 6), (2, 3), "three channels, non-square input and kernel"),
@@ -44,20 +46,21 @@ def _multi_in_cases(rng):
     return cases
 
 
-def _multi_in_out_cases(rng):
+def _batch_cases(rng):
     fixed = np.random.default_rng(3002)
     cases = []
-    for (c, h, w), (o, kh, kw), what in (((2, 5, 6), (3, 2, 3), "3 outputs from 2 inputs"),
-                                         ((3, 4, 4), (1, 2, 2), "one output channel"),
-                                         ((1, 6, 4), (4, 3, 1), "one input channel")):
-        X, K = fixed.standard_normal((c, h, w)), fixed.standard_normal((o, c, kh, kw))
+    for (n, c, h, w), (o, kh, kw), what in (((2, 2, 5, 6), (3, 2, 3), "2 images, 3 outputs from 2 inputs"),
+                                            ((1, 3, 4, 4), (1, 2, 2), "one image, one output channel"),
+                                            ((3, 1, 6, 4), (4, 3, 1), "one input channel"),
+                                            ((2, 2, 3, 4), (2, 3, 4), "kernel as large as the input")):
+        X, K = fixed.standard_normal((n, c, h, w)), fixed.standard_normal((o, c, kh, kw))
         cases.append(Case((X, K), label=f"{what}, " + shape_label(X=X, K=K)))
-    X, K = fixed.integers(-5, 6, size=(2, 4, 5)), fixed.integers(-3, 4, size=(3, 2, 2, 2))
+    X, K = fixed.integers(-5, 6, size=(2, 2, 4, 5)), fixed.integers(-3, 4, size=(3, 2, 2, 2))
     cases.append(Case((X, K), label="integer input and kernels, " + shape_label(X=X, K=K)))
     for _ in range(6):
-        c, o = (int(v) for v in rng.integers(1, 5, size=2))
+        n, c, o = (int(v) for v in rng.integers(1, 5, size=3))
         h, w = (int(v) for v in rng.integers(2, 9, size=2))
-        X = rng.standard_normal((c, h, w))
+        X = rng.standard_normal((n, c, h, w))
         K = rng.standard_normal((o, c, int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))))
         cases.append(Case((X, K), label=shape_label(X=X, K=K)))
     return cases
@@ -66,17 +69,20 @@ def _multi_in_out_cases(rng):
 def _conv1x1_cases(rng):
     fixed = np.random.default_rng(3003)
     cases = []
-    for (c, h, w), o, what in (((3, 4, 6), 2, "2 outputs from 3 inputs, non-square"),
-                               ((2, 5, 3), 4, "4 outputs from 2 inputs"), ((1, 3, 3), 1, "one channel")):
-        X, K = fixed.standard_normal((c, h, w)), fixed.standard_normal((o, c, 1, 1))
-        cases.append(Case((X, K), label=f"{what}, " + shape_label(X=X, K=K)))
+    for (n, c, h, w), o, what in (((2, 3, 4, 6), 2, "2 outputs from 3 inputs, non-square"),
+                                  ((3, 2, 5, 3), 4, "4 outputs from 2 inputs"),
+                                  ((1, 1, 3, 3), 1, "one image, one channel")):
+        X, K, b = fixed.standard_normal((n, c, h, w)), fixed.standard_normal((o, c, 1, 1)), fixed.standard_normal(o)
+        cases.append(Case((X, K, b), label=f"{what}, " + shape_label(X=X, K=K, b=b)))
+    X, K, b = fixed.integers(-5, 6, size=(2, 3, 2, 4)), fixed.integers(-3, 4, size=(2, 3, 1, 1)), fixed.integers(-2, 3, size=2)
+    cases.append(Case((X, K, b), label="integer input, weights and bias, " + shape_label(X=X, K=K, b=b)))
     for _ in range(5):
-        c, o = (int(v) for v in rng.integers(1, 6, size=2))
-        X = rng.standard_normal((c, *(int(v) for v in rng.integers(1, 9, size=2))))
-        K = rng.standard_normal((o, c, 1, 1))
-        cases.append(Case((X, K), label=shape_label(X=X, K=K)))
-    X, K = rng.standard_normal((48, 30, 20)), rng.standard_normal((96, 48, 1, 1))
-    cases.append(Case((X, K), label="one matrix product, " + shape_label(X=X, K=K), count_lines=True))
+        n, c, o = (int(v) for v in rng.integers(1, 6, size=3))
+        X = rng.standard_normal((n, c, *(int(v) for v in rng.integers(1, 9, size=2))))
+        K, b = rng.standard_normal((o, c, 1, 1)), rng.standard_normal(o)
+        cases.append(Case((X, K, b), label=shape_label(X=X, K=K, b=b)))
+    X, K, b = rng.standard_normal((4, 48, 30, 20)), rng.standard_normal((96, 48, 1, 1)), rng.standard_normal(96)
+    cases.append(Case((X, K, b), label="one matrix product, " + shape_label(X=X, K=K, b=b), count_lines=True))
     return cases
 
 
@@ -99,10 +105,11 @@ def _conv2d_cases(rng):
 
 
 TASKS = [
-    Task("corr2d_multi_in", 3, _multi_in_cases, description="sum over input channels"),
-    Task("corr2d_multi_in_out", 3, _multi_in_out_cases, description="many output channels"),
-    Task("conv1x1_matmul", 2, _conv1x1_cases, max_python_lines=39,
-         description="1x1 convolution as a matrix product"),
+    Task("corr2d_depthwise", 3, _depthwise_cases, description="each channel with its own kernel, no sum"),
+    Task("corr2d_multi_in_out_batch", 3, _batch_cases, description="a minibatch, many output channels"),
+    Task("conv1x1_batch", 2, _conv1x1_cases, max_python_lines=39,
+         description="a 1x1 convolution layer on a minibatch as one matrix product"),
     Task("conv2d_torch", 2, _conv2d_cases, library="torch", forbidden_ops=CONVOLUTION_OPS, dtype_rule="exact",
+         returns_tensor=True,
          rtol=1e-4, atol=1e-6, description="a convolution layer from PyTorch tensor operations"),
 ]

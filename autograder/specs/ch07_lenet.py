@@ -1,4 +1,5 @@
-"""Grading spec for chapter 7: softmax cross-entropy, one NumPy LeNet forward and backward pass,
+"""Grading spec for chapter 7: softmax cross-entropy with label smoothing (a variant of the
+chapter's loss, which it displays without), one NumPy LeNet forward and backward pass,
 and a PyTorch model trained in the sandbox and judged on images the grader holds back.
 
 ``train_and_predict`` has no reference output: the sandbox sends back the predicted labels of
@@ -46,23 +47,27 @@ def _loss_cases(rng):
 
 
 def _fixed_loss_cases():
-    """The edge cases, the same for every student."""
+    """The edge cases, the same for every student: huge logits with and without smoothing, the
+    two ends of the smoothing range, float32, integers, one example."""
     fixed = np.random.default_rng(7001)
     cases = []
     logits, labels = _logits(fixed, 6, 10, scale=1e4)
-    cases.append(Case((logits, labels), label=f"huge logits (about 1e4), {shape_label(logits=logits)}"))
+    cases.append(Case((logits, labels, 0.1), label=f"huge logits (about 1e4), smoothing 0.1, {shape_label(logits=logits)}"))
+    cases.append(Case((logits, labels, 0.0), label=f"huge logits (about 1e4), no smoothing, {shape_label(logits=logits)}"))
     logits, labels = _logits(fixed, 5, 7, scale=1e3)
     logits[:, 0] = 1e4  # every row's exp(logit) overflows, and the right class is often far behind
     labels[0] = 3  # at least one row whose right class is far behind
-    cases.append(Case((logits, labels), label=f"one logit of 1e4 in every row, {shape_label(logits=logits)}"))
+    cases.append(Case((logits, labels, 0.2), label=f"one logit of 1e4 in every row, smoothing 0.2, {shape_label(logits=logits)}"))
     logits = np.full((4, 5), -3e3)
-    cases.append(Case((logits, np.array([0, 4, 2, 2])), label="equal large negative logits (4, 5)"))
+    cases.append(Case((logits, np.array([0, 4, 2, 2]), 0.1), label="equal large negative logits (4, 5), smoothing 0.1"))
+    logits, labels = _logits(fixed, 4, 6)
+    cases.append(Case((logits, labels, 1.0), label="smoothing 1: a uniform target, (4, 6)"))
     logits, labels = _logits(fixed, 8, 10)
-    cases.append(Case((logits.astype(np.float32), labels), label="float32 logits (8, 10)"))
+    cases.append(Case((logits.astype(np.float32), labels, 0.1), label="float32 logits (8, 10), smoothing 0.1"))
     logits = fixed.integers(-5, 6, size=(3, 4))
-    cases.append(Case((logits, np.array([1, 0, 3])), label="integer logits (3, 4)"))
+    cases.append(Case((logits, np.array([1, 0, 3]), 0.1), label="integer logits (3, 4), smoothing 0.1"))
     logits, labels = _logits(fixed, 1, 3)
-    cases.append(Case((logits, labels), label="a single example (1, 3)"))
+    cases.append(Case((logits, labels, 0.05), label="a single example (1, 3), smoothing 0.05"))
     return cases
 
 
@@ -71,14 +76,16 @@ def _random_loss_cases(rng):
     for _ in range(5):
         n, k = int(rng.integers(1, 9)), int(rng.integers(2, 12))
         logits, labels = _logits(rng, n, k)
-        cases.append(Case((logits, labels), label=shape_label(logits=logits, labels=labels)))
+        smoothing = float(rng.choice([0.0, 0.05, 0.1, 0.2, 0.3]))
+        cases.append(Case((logits, labels, smoothing),
+                          label=f"{shape_label(logits=logits, labels=labels)}, smoothing {smoothing:g}"))
     return cases
 
 
 def _grad_cases(rng):
     cases = _loss_cases(rng)
     logits, labels = _logits(rng, 200, 10)
-    cases.append(Case((logits, labels), label=f"a minibatch, {shape_label(logits=logits)}"))
+    cases.append(Case((logits, labels, 0.1), label=f"a minibatch, {shape_label(logits=logits)}, smoothing 0.1"))
     return cases
 
 
@@ -240,7 +247,7 @@ judge_accuracy.private_paths = data_folders  # read by autograder.grading for ju
 
 TASKS = [
     Task("softmax_cross_entropy_loss", 2, _loss_cases, rtol=1e-6, atol=1e-9,
-         description="mean cross-entropy of the softmax, stable for huge logits"),
+         description="mean cross-entropy with label smoothing, stable for huge logits"),
     Task("softmax_cross_entropy_grad", 2, _grad_cases, rtol=1e-6, atol=1e-12, dtype_rule="floats",
          description="its gradient with respect to the logits"),
     Task("lenet_forward_backward", 3, _lenet_cases, rtol=1e-6, atol=1e-9, dtype_rule="floats",
