@@ -5,6 +5,8 @@
   address) into every page, and declares it twice when the build environment is read twice,
   which is a SyntaxError in the console.  Every script that is Thebe's or comes from the
   network is dropped from each page.
+* pydata-sphinx-theme needs a ``default_mode`` (else a console error on a first visit): "auto",
+  the reader's system setting.
 * Search: Sphinx's search page fetches every hit's HTML to cut a summary from it.  A browser
   refuses ``fetch`` on ``file://`` (a console error per hit), and the text it cuts from holds the
   raw TeX of the equations.  ``html_show_search_summary`` is off in _config.yml; this extension
@@ -99,7 +101,17 @@ def _write_texts(app, exception):
                       encoding="utf-8")
 
 
+def _theme_defaults(app, config):
+    # pydata-sphinx-theme logs a console error ("Got invalid theme mode") on a first visit
+    # when no default mode is configured: follow the reader's system setting (light or dark).
+    # The theme's layout reads it from the template context.
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "auto")
+    config.html_context = context
+
+
 def setup(app):
+    app.connect("config-inited", _theme_defaults)
     # Priority 900: after sphinx-thebe and the themes have filled the page's script list.
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _write_texts)
