@@ -23,6 +23,9 @@ from pathlib import Path
 TEXTS_FILE = "search-texts.js"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
+# Elements that end a run of text: a space keeps words of neighbouring blocks apart.
+BLOCKS = {"p", "div", "section", "li", "td", "th", "tr", "br", "pre", "h1", "h2", "h3", "h4",
+          "h5", "h6", "dt", "dd", "table", "ul", "ol", "blockquote", "figure", "figcaption"}
 MAX_CHARS = 50_000  # per page: enough to find a term in the longest chapter's prose
 
 
@@ -40,6 +43,8 @@ class _PlainText(HTMLParser):
         return tag in ("script", "style") or "math" in classes or "headerlink" in classes
 
     def handle_starttag(self, tag, attrs):
+        if tag in BLOCKS and not self.skip_depth:
+            self.parts.append(" ")
         if tag in VOID:
             return
         if self.skip_depth:
@@ -50,6 +55,8 @@ class _PlainText(HTMLParser):
     def handle_endtag(self, tag):
         if tag not in VOID and self.skip_depth:
             self.skip_depth -= 1
+        elif tag in BLOCKS:
+            self.parts.append(" ")
 
     def handle_data(self, data):
         if not self.skip_depth:
