@@ -240,6 +240,21 @@ def test_book_builds_without_sphinx_warnings(smoke_book):
         + "\n".join(smoke_book.warnings()))
 
 
+NETWORK_ASSET = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+
+
+def test_built_pages_load_nothing_from_the_network(book):
+    offenders = {}
+    for page in sorted(book.html.rglob("*.html")):
+        text = page.read_text(errors="replace")
+        found = [m.group(0)[:120] for m in NETWORK_ASSET.finditer(text)]
+        if "THEBE" in text:
+            found.append("a Thebe script (THEBE_JS_URL)")
+        if found:
+            offenders[str(page.relative_to(book.html))] = found[:3]
+    assert not offenders, f"pages that load from the network: {offenders}"
+
+
 @pytest.mark.parametrize("page,width", CASES)
 def test_page_has_no_console_errors(driver, book, page, width):
     seen = visit(driver, book, page, width)
