@@ -346,3 +346,51 @@ def test_search_finds_a_word_offline_with_summaries_free_of_tex(driver, book):
            if RAW_TEX.search(hit["summary"]) or DOLLAR_TEX.search(hit["summary"])]
     assert not raw, f"search summaries with raw TeX: {raw[:3]}"
     assert not errors, "console errors on the search page:\n" + "\n".join(errors)
+
+
+# Runs in the page, in dark mode: text whose colour is too close to what is behind it.
+CONTRAST_JS = r"""
+const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (let a = el; a; a = a.parentElement) {
+    const c = rgb(getComputedStyle(a).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+  }
+  return [255, 255, 255];
+};
+const bad = [];
+const selector = "main p, main li, main td, main th, main pre, main code, main h1, main h2, main .admonition";
+for (const el of [...document.querySelectorAll(selector)].slice(0, 400)) {
+  if (!el.textContent.trim() || el.getBoundingClientRect().height === 0) continue;
+  if (el.closest("mjx-container, .cell_output img")) continue;
+  const fg = rgb(getComputedStyle(el).color), bg = background(el);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  if (ratio < 4.5) bad.push(`<${el.tagName.toLowerCase()}> "${el.textContent.trim().slice(0, 50)}" ` +
+                           `contrast ${ratio.toFixed(1)}`);
+}
+return {theme: document.documentElement.dataset.theme, bad: bad.slice(0, 10), count: bad.length};
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_stays_legible_in_dark_mode(driver, book, page):
+    _set_width(driver, "desktop")
+    url = (book.html / f"{page}.html").as_uri()
+    driver.get(url)
+    driver.execute_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+    driver.get(url)
+    try:
+        seen = driver.execute_script(CONTRAST_JS)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '__')}-dark.png"))
+    finally:
+        driver.execute_script("localStorage.removeItem('mode'); localStorage.removeItem('theme');")
+        driver.get_log("browser")
+    assert seen["theme"] == "dark", f"{page}: the theme did not switch to dark mode"
+    assert not seen["bad"], (f"{page} in dark mode: {seen['count']} text element(s) below contrast 4.5, "
+                             "e.g.:\n  " + "\n  ".join(seen["bad"]))
