@@ -40,7 +40,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") i
                 shutil.which("chromium") or shutil.which("chromium-browser"))
 CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else shutil.which("chromedriver")
 WIDTHS = {"desktop": (1400, 900), "phone": (390, 844)}
-MAX_SCREENSHOT_HEIGHT = 30_000  # px; longer pages are cut there (noted in the file name)
+TILE = 16_000  # px: a long page's screenshot is cut into tiles of this height
 SEARCH_WORD = "convolution"
 
 # Text that MathJax would have replaced: display/inline delimiters and common commands.
@@ -168,6 +168,14 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
   });
   for (let n = walker.nextNode(); n; n = walker.nextNode()) texts.push(n.textContent);
 
+  // Boxes whose content scrolls sideways: fine on a phone, a too-wide block on a desktop.
+  const sideways = [...main.querySelectorAll("*")].filter((el) => {
+    const ox = getComputedStyle(el).overflowX;
+    return (ox === "auto" || ox === "scroll") && el.scrollWidth > el.clientWidth + 1
+      && el.clientWidth > 0;
+  }).filter((el, i, all) => !all.some((o) => o !== el && o.contains(el)))
+    .map((el) => describe(el) + ` needs ${el.scrollWidth} px in ${el.clientWidth} px`);
+
   const mathEls = [...document.querySelectorAll("span.math, div.math")];
   done({
     viewport: vw,
@@ -176,6 +184,8 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
     height: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight),
     wide: wide.slice(0, 12).map((w) => w.text),
     wideCount: wide.length,
+    sideways: sideways.slice(0, 12),
+    sidewaysCount: sideways.length,
     text: texts.join(" "),
     mathCount: mathEls.length,
     mathUnrendered: mathEls.filter((m) => !m.querySelector("mjx-container")).slice(0, 8)
@@ -195,15 +205,18 @@ const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 
 
 def _screenshot(driver, page, width, height):
+    """The whole page as JPEG tiles of at most TILE px (``<page>-<width>[-k].jpg``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     w = WIDTHS[width][0]
-    h = int(min(max(height, 1), MAX_SCREENSHOT_HEIGHT))
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}})
-    cut = "-cut" if height > MAX_SCREENSHOT_HEIGHT else ""
-    name = f"{page.replace('/', '__')}-{width}{cut}.png"
-    (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
+    height = int(max(height, 1))
+    tiles = range(0, height, TILE)
+    for k, top in enumerate(tiles, start=1):
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "jpeg", "quality": 80, "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": top, "width": w, "height": min(TILE, height - top), "scale": 1}})
+        suffix = f"-{k}" if len(tiles) > 1 else ""
+        name = f"{page.replace('/', '__')}-{width}{suffix}.jpg"
+        (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
 def _severe(driver):
@@ -291,6 +304,16 @@ def test_page_fits_the_viewport_without_horizontal_scroll(driver, book, page, wi
     assert not problems, f"{page} at {width}: " + "\n".join(problems)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_desktop_column_holds_every_table_code_block_and_equation(driver, book, page):
+    """On a desktop nothing needs a sideways scroll: wide tables are split or shortened, long
+    lines wrapped (issue 11); the scrolling boxes of book.css are for phones."""
+    seen = visit(driver, book, page, "desktop").report
+    assert not seen["sideways"], (
+        f"{page} at desktop: {seen['sidewaysCount']} block(s) wider than the text column "
+        "(they scroll sideways), e.g.:\n  " + "\n  ".join(seen["sideways"]))
+
+
 def _local_file(url):
     parsed = urllib.parse.urlparse(url)
     assert parsed.scheme == "file", f"{url} is not a file in the book (offline build)"
@@ -337,7 +360,7 @@ def test_search_finds_a_word_offline_with_summaries_free_of_tex(driver, book):
         "  title: (li.querySelector('a') || {}).textContent,"
         "  summary: (li.querySelector('p.context') || {}).textContent || ''}));")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SCREENSHOTS / "search-desktop.png"))
+    driver.save_screenshot(str(SCREENSHOTS / "search-desktop.png"))  # the viewport only
     errors = _severe(driver)
     assert hits, f"searching {SEARCH_WORD!r} offline found nothing"
     assert any(SEARCH_WORD in hit["summary"].lower() for hit in hits), (
@@ -387,7 +410,7 @@ def test_page_stays_legible_in_dark_mode(driver, book, page):
     try:
         seen = driver.execute_script(CONTRAST_JS)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '__')}-dark.png"))
+        driver.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '__')}-dark.png"))  # viewport
     finally:
         driver.execute_script("localStorage.removeItem('mode'); localStorage.removeItem('theme');")
         driver.get_log("browser")
