@@ -42,7 +42,8 @@ def test_config_loads_the_offline_extension_and_the_layout_css():
     assert "book/_static" in sphinx["html_static_path"]
     assert "book.css" in sphinx["html_css_files"]
     assert sphinx["html_show_search_summary"] is False  # summaries come from search-texts.js
-    for name in sphinx["html_css_files"]:
+    assert "book-math.js" in sphinx["html_js_files"]
+    for name in sphinx["html_css_files"] + sphinx["html_js_files"]:
         assert (REPO / "book" / "_static" / name).is_file()
     assert (REPO / "book" / "_static" / "search-offline.js").is_file()
 
