@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system book test test-gpu release benchmark benchmark-gpu clean
+.PHONY: setup system book book-smoke test test-gpu release benchmark benchmark-gpu clean
 
-# System packages (bubblewrap, PostgreSQL) are checked on every run: a fast no-op once present.
+# System packages (bubblewrap, PostgreSQL, Chromium for the browser tests) are checked on every run: a fast no-op once present.
 setup: system $(STAMP)
 
 system:
@@ -24,6 +24,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: setup
 	$(PY) scripts/build_book.py
+
+# The small build that `make test` also makes and reads (every chapter at smoke sizes, into
+# _build/smoke/html); the browser tests leave screenshots in _build/screenshots/.
+book-smoke: setup
+	$(PY) scripts/build_book.py --smoke
 
 test: setup
 	$(PY) -m pytest

@@ -1,14 +1,25 @@
 """Execute the book's notebooks with papermill, then build the HTML with Jupyter Book.
 
-    python scripts/build_book.py [--execute-only] [-p NAME VALUE ...]
+    python scripts/build_book.py [--smoke] [--output DIR] [--toc FILE] [--keep-going]
+                                 [--execute-only] [--only NOTEBOOK ...] [-p NAME VALUE ...]
 
-1. Every page listed in ``_toc.yml`` is staged in ``_build/executed/``: notebooks are executed
-   there by papermill (kernel ``python3``, working directory = the notebook's own folder in the
-   checkout, so relative paths work), other files under ``book/`` are copied, together with
-   ``_config.yml`` and ``_toc.yml``.
-2. ``jupyter-book build _build/executed --path-output . -W -n --keep-going --all`` renders
-   those executed copies into ``_build/html``.  Jupyter Book never executes anything itself
+1. Every page listed in the table of contents (``_toc.yml``, or ``--toc FILE``) is staged in
+   ``DIR/executed/`` (``DIR`` is ``_build`` by default, ``_build/smoke`` with ``--smoke``):
+   notebooks are executed there by papermill (kernel ``python3``, working directory = the
+   notebook's own folder in the checkout, so relative paths work), other files under ``book/``
+   are copied, together with ``_config.yml``, the table of contents and ``exercises/`` (so the
+   chapters' ``{download}`` links to ``../exercises/<a>/<a>.ipynb`` resolve, and a link to a
+   missing file is a build warning, hence an error).  The ``parameters`` cell and papermill's
+   ``injected-parameters`` cell are tagged ``remove-cell``: no page shows them.
+2. ``jupyter-book build DIR/executed -W -n --keep-going --all`` renders those executed copies
+   into ``DIR/html``.  Jupyter Book never executes anything itself
    (``execute_notebooks: "off"``), and any Sphinx warning makes the build fail.
+
+``--smoke`` injects the small sizes of ``SMOKE_PARAMETERS`` in ``tests/test_notebooks.py`` (the
+same values the notebook tests use; ``-p`` overrides them).  ``--keep-going`` executes every
+notebook even after one failed and still builds the HTML from the partly executed copies, then
+exits 1; ``DIR/execution.json`` records each notebook's result (``ok``, ``seconds``, ``error``),
+which the test suite reads (tests/conftest.py runs the smoke build once per session).
 
 Data: when ``../shared/data`` exists beside the checkout (real MNIST, as in CI) and neither
 ``DLCOURSE_DATA`` nor ``DLCOURSE_MNIST`` is set, ``DLCOURSE_DATA`` is pointed there for the
@@ -23,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -36,16 +48,35 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from notebooks import NotebookExecutionError, declared_parameters, execute_notebook  # noqa: E402
+from notebooks import (  # noqa: E402
+    NotebookExecutionError, declared_parameters, execute_notebook, hide_parameter_cells,
+)
 
-STAGING = ROOT / "_build" / "executed"
+BUILD = ROOT / "_build"
+SMOKE_BUILD = BUILD / "smoke"
+STAGING = BUILD / "executed"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+SMOKE_SOURCE = ROOT / "tests" / "test_notebooks.py"
+RESULTS_NAME = "execution.json"
 
 
 def use_shared_data():
     """Set ``DLCOURSE_DATA`` to ``../shared/data`` if that folder exists and no data folder is named."""
     if SHARED_DATA.is_dir() and not (os.environ.get("DLCOURSE_DATA") or os.environ.get("DLCOURSE_MNIST")):
         os.environ["DLCOURSE_DATA"] = str(SHARED_DATA)
+
+
+def smoke_parameters(source=SMOKE_SOURCE):
+    """The ``SMOKE_PARAMETERS`` dict of tests/test_notebooks.py, read without importing pytest.
+
+    That dict stays in the test module, where chapter authors add their keys; it must remain a
+    plain literal."""
+    tree = ast.parse(Path(source).read_text())
+    for node in tree.body:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        if any(isinstance(t, ast.Name) and t.id == "SMOKE_PARAMETERS" for t in targets):
+            return ast.literal_eval(node.value)
+    raise LookupError(f"no SMOKE_PARAMETERS = {{...}} literal in {source}")
 
 
 def toc_entries(toc_path):
@@ -90,30 +121,52 @@ def stage_mathjax(target):
     shutil.copytree(source, target)
 
 
-def stage(parameters=None, timeout=600):
-    """Fill ``_build/executed`` with the config, copied pages and executed notebooks."""
-    if STAGING.exists():
-        shutil.rmtree(STAGING)
-    STAGING.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, STAGING / name)
-    stage_mathjax(STAGING / "_mathjax" / "mathjax")
-    pages = [resolve(entry) for entry in toc_entries(ROOT / "_toc.yml")]
-    notebooks = [p for p in pages if p.suffix == ".ipynb"]
+def stage_exercises(staging):
+    """Copy the student release next to ``book/``: chapters link ``../exercises/<a>/<a>.ipynb``
+    with ``{download}``, and Sphinx copies each linked file into the HTML's ``_downloads``."""
+    source = ROOT / "exercises"
+    if source.is_dir():
+        shutil.copytree(source, staging / "exercises",
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
 
-    # Everything else the pages may refer to (markdown, images, bibliography) under book/.
+
+def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False, only=None):
+    """Fill ``output/executed`` with the config, copied pages, exercises and executed notebooks.
+
+    ``only``: notebook paths relative to the checkout (``book/01_cross_correlation.ipynb``) to
+    execute; the others in the toc are not staged (for a quick partial run).  Returns
+    ``{relative path: {"ok": bool, "seconds": float, "error": str or None}}``; without
+    ``keep_going`` the first failure raises :class:`NotebookExecutionError`.
+    """
+    staging = Path(output) / "executed"
+    toc = Path(toc) if toc else ROOT / "_toc.yml"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    shutil.copy2(ROOT / "_config.yml", staging / "_config.yml")
+    shutil.copy2(toc, staging / "_toc.yml")
+    stage_mathjax(staging / "_mathjax" / "mathjax")
+    stage_exercises(staging)
+    pages = [resolve(entry) for entry in toc_entries(toc)]
+    notebooks = [p for p in pages if p.suffix == ".ipynb"]
+    if only is not None:
+        wanted = {str(Path(o)) for o in only}
+        notebooks = [p for p in notebooks if str(p.relative_to(ROOT)) in wanted]
+
+    # Everything else the pages may refer to (markdown, images, bibliography, _static, _ext).
     for path in sorted((ROOT / "book").rglob("*")):
-        if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts:
-            target = STAGING / path.relative_to(ROOT)
+        if (path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts
+                and "__pycache__" not in path.parts):
+            target = staging / path.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     for page in pages:
-        if page.suffix != ".ipynb" and not (STAGING / page.relative_to(ROOT)).exists():
-            target = STAGING / page.relative_to(ROOT)
+        if page.suffix != ".ipynb" and not (staging / page.relative_to(ROOT)).exists():
+            target = staging / page.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(page, target)
 
-    timings = {}
+    results = {}
     with tqdm(notebooks, desc="executing notebooks", unit="nb", file=sys.stderr) as bar:
         for nb in bar:
             rel = nb.relative_to(ROOT)
@@ -121,20 +174,46 @@ def stage(parameters=None, timeout=600):
             start = time.perf_counter()
             declared = declared_parameters(nb)
             ours = {k: v for k, v in (parameters or {}).items() if k in declared}
-            execute_notebook(nb, STAGING / rel, parameters=ours, cwd=nb.parent,
-                             timeout=timeout)
-            timings[str(rel)] = time.perf_counter() - start
-    return timings
+            error = None
+            try:
+                execute_notebook(nb, staging / rel, parameters=ours, cwd=nb.parent, timeout=timeout)
+            except NotebookExecutionError as err:
+                if not keep_going:
+                    raise
+                error = str(err)
+                print(f"error: {err}", file=sys.stderr)
+            if (staging / rel).exists():
+                hide_parameter_cells(staging / rel)
+            results[str(rel)] = {"ok": error is None, "seconds": round(time.perf_counter() - start, 1),
+                                 "error": error}
+    return results
 
 
-def build_html():
-    """Run Jupyter Book on the staged copy; return its exit status."""
+def html_dir(output=BUILD):
+    """Where :func:`build_html` leaves the HTML for a build folder."""
+    return Path(output) / "html"
+
+
+def build_html(output=BUILD):
+    """Run Jupyter Book on ``output/executed``; the HTML lands in ``output/html``.
+
+    Returns Jupyter Book's exit status (the HTML is written even when it is non-zero)."""
+    output = Path(output)
+    staging = output / "executed"
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book)] if jupyter_book.exists() else [sys.executable, "-m", "jupyter_book"]
-    command += ["build", str(STAGING), "--path-output", str(ROOT), "--builder", "html",
+    # Jupyter Book writes PATH_OUTPUT/_build/html: for output=_build that is _build/html itself.
+    path_output = output.parent if output.name == "_build" else output / "jupyter-book"
+    command += ["build", str(staging), "--path-output", str(path_output), "--builder", "html",
                 "-W", "-n", "--keep-going", "--all"]
     print("+", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT)
+    status = subprocess.call(command, cwd=ROOT)
+    produced = path_output / "_build" / "html"
+    if produced != html_dir(output) and produced.is_dir():
+        if html_dir(output).exists():
+            shutil.rmtree(html_dir(output))
+        shutil.move(str(produced), str(html_dir(output)))
+    return status
 
 
 def main(argv=None):
@@ -143,36 +222,59 @@ def main(argv=None):
                         metavar=("NAME", "VALUE"),
                         help="inject a parameter into every notebook that declares it "
                              "(VALUE is a Python literal)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="small sizes (SMOKE_PARAMETERS of tests/test_notebooks.py); "
+                             "output defaults to _build/smoke")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="build folder: DIR/executed and DIR/html (default _build)")
+    parser.add_argument("--toc", type=Path, default=None,
+                        help="another table of contents (e.g. a few chapters while writing)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NOTEBOOK",
+                        help="execute only these notebooks (paths as in the toc, with .ipynb)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="execute every notebook even after a failure, build the HTML anyway, "
+                             "exit 1 at the end")
     parser.add_argument("--execute-only", action="store_true",
                         help="stage and execute the notebooks, skip the HTML build")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
 
-    parameters = {}
+    parameters = smoke_parameters() if args.smoke else {}
     for name, value in args.parameter:
         try:
             parameters[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             parameters[name] = value
+    output = args.output or (SMOKE_BUILD if args.smoke else BUILD)
+    output = output if output.is_absolute() else Path.cwd() / output
 
     use_shared_data()
     start = time.perf_counter()
     try:
-        timings = stage(parameters, timeout=args.timeout)
-    except (NotebookExecutionError, FileNotFoundError) as err:
+        results = stage(parameters, timeout=args.timeout, output=output, toc=args.toc,
+                        keep_going=args.keep_going, only=args.only)
+    except (NotebookExecutionError, FileNotFoundError, LookupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    for name, seconds in timings.items():
-        print(f"  executed {name} in {seconds:.1f} s")
-    if args.execute_only:
-        return 0
-    status = build_html()
+    record = {"notebooks": results, "html_status": None, "smoke": args.smoke}
+    for name, result in results.items():
+        print(f"  {'executed' if result['ok'] else 'FAILED'} {name} in {result['seconds']:.1f} s")
+    failed = [name for name, result in results.items() if not result["ok"]]
+    status = 0
+    if not args.execute_only:
+        status = build_html(output)
+        record["html_status"] = status
+    (output / RESULTS_NAME).write_text(json.dumps(record, indent=1))
     elapsed = time.perf_counter() - start
+    if failed:
+        print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
     if status != 0:
         print(f"error: jupyter-book build failed (exit status {status}); "
               "warnings count as errors", file=sys.stderr)
+    if failed or status != 0:
         return 1
-    print(f"book built in {elapsed:.1f} s: {ROOT / '_build' / 'html' / 'index.html'}")
+    if not args.execute_only:
+        print(f"book built in {elapsed:.1f} s: {html_dir(output) / 'index.html'}")
     return 0
 
 

@@ -17,7 +17,8 @@ import nbformat
 
 KERNEL_NAME = "python3"
 
-__all__ = ["NotebookExecutionError", "execute_notebook", "declared_parameters", "KERNEL_NAME"]
+__all__ = ["NotebookExecutionError", "execute_notebook", "declared_parameters", "hide_parameter_cells",
+           "KERNEL_NAME"]
 
 
 class NotebookExecutionError(RuntimeError):
@@ -70,6 +71,24 @@ def declared_parameters(path):
                     names.add(node.id)
             return names
     return set()
+
+
+def hide_parameter_cells(path):
+    """Tag the ``parameters`` cell and papermill's ``injected-parameters`` cell ``remove-cell``.
+
+    They are build plumbing (smoke sizes, data paths): the rendered page must not show them.
+    Rewrites ``path`` in place and returns how many cells were tagged.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    tagged = 0
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            tagged += 1
+    if tagged:
+        nbformat.write(nb, str(path))
+    return tagged
 
 
 def execute_notebook(src, dst, parameters=None, cwd=None, timeout=600):

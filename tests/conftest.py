@@ -10,6 +10,8 @@
 * ``DLCOURSE_DATA`` points at ``../shared/data`` for the whole run when that folder exists and no
   data folder is named already, so notebooks, ``nbgrader validate`` and the grader (subprocesses
   inherit it) read the real MNIST test set; without it they use the library's documented fallback.
+* ``smoke_book``: the book executed once per session with smoke parameters (and built to HTML
+  when a browser test is selected) into ``_build/smoke``; see tests/smoke_book.py.
 """
 from __future__ import annotations
 
@@ -68,3 +70,11 @@ def shared_data(repo_root) -> Path:
     if not path.is_dir():
         pytest.skip(f"real test data not found at {path} (it lives beside the checkout, never in it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_book(request):
+    """The session's smoke build of the book (tests/smoke_book.py): chapter results and HTML."""
+    import smoke_book as builder
+
+    return builder.build(request.session.items)

@@ -4,7 +4,9 @@
 * Every book chapter and every solution notebook runs top to bottom under papermill
   (``@pytest.mark.slow``).  Book chapters get the smoke-sized parameters below for the names
   they declare in their ``parameters`` cell; solution notebooks get nothing unless they declare
-  one of those names.
+  one of those names.  The chapters run once per session, in the smoke build of the book
+  (``smoke_book`` fixture, tests/smoke_book.py, ``scripts/build_book.py --smoke``), whose HTML
+  the browser tests read; each chapter's result is asserted here under its own name.
 * A failing notebook is reported with its path, the failing cell and the error.
 * Book pages display the library's code (``show_source`` / ``inspect.getsource``) and never
   define a function of their own under a name the library exports.
@@ -142,7 +144,16 @@ def _smoke_parameters(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS + SOLUTION_NOTEBOOKS, ids=_rel)
-def test_notebook_executes_top_to_bottom(path, tmp_path):
+def test_notebook_executes_top_to_bottom(path, tmp_path, request):
+    if path.parent.name == "book":
+        # Book chapters are executed once per session, by the smoke build of the book
+        # (tests/smoke_book.py) whose HTML the browser tests read; this asserts its result.
+        book = request.getfixturevalue("smoke_book")
+        result = book.notebooks.get(_rel(path))
+        if result is None:
+            pytest.skip(f"{_rel(path)} is not in the smoke build's table of contents ({book.toc})")
+        assert result["ok"], result["error"]
+        return
     executed = notebooks.execute_notebook(path, tmp_path / path.name, parameters=_smoke_parameters(path),
                                           cwd=path.parent, timeout=300)
     errors = [out for cell in executed.cells if cell.cell_type == "code"
