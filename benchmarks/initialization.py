@@ -6,7 +6,7 @@ Data as ``benchmarks/modern_cnns.py``: the official MNIST test set (10,000 image
 1,000 for validation.
 
 The network: :class:`dlcourse.models.DeepMLP` with ``DEPTH`` hidden layers of ``WIDTH`` ReLU
-units, initialized by :func:`dlcourse.models.initialize` as ``naive`` (N(0, 0.01^2) for every
+units, initialized by :func:`dlcourse.models.initialize` as ``naive`` (N(0, 0.05^2) for every
 weight), ``xavier`` (Glorot normal) or ``he`` (Kaiming normal, fan in), and once more naive but
 with batch normalization.  Training: ``dlcourse.train.train``, SGD with momentum 0.9, learning
 rate 0.05 on a cosine schedule, weight decay 5e-4, batches of 64, the same seed for every run.
@@ -36,7 +36,7 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEPTH, WIDTH, EPOCHS, LR = 20, 128, 10, 0.05
+DEPTH, WIDTH, EPOCHS, LR, NAIVE_STD = 20, 128, 10, 0.05, 0.05
 RUNS = {  # name -> (scheme, batch_norm)
     "naive": ("naive", False),
     "xavier": ("xavier", False),
@@ -79,12 +79,12 @@ def main():
                      load_average_before=load_average()),
         note=args.note, smoke=bool(args.limit or args.epochs != EPOCHS),
         setup=dict(depth=DEPTH, width=WIDTH, epochs=args.epochs, lr=LR, momentum=0.9, weight_decay=5e-4,
-                   batch_size=64, naive_std=0.01, train=len(X_train), val=len(X_val), test=len(X_test)),
+                   batch_size=64, naive_std=NAIVE_STD, train=len(X_train), val=len(X_val), test=len(X_test)),
         runs={},
     )
     for name, (scheme, batch_norm) in RUNS.items():
         torch.manual_seed(0)
-        model = initialize(DeepMLP(DEPTH, WIDTH, "relu", batch_norm=batch_norm), scheme, std=0.01, rng=0)
+        model = initialize(DeepMLP(DEPTH, WIDTH, "relu", batch_norm=batch_norm), scheme, std=NAIVE_STD, rng=0)
         start = time.perf_counter()
         history = train(model, (X_train, y_train), (X_val, y_val), epochs=args.epochs, lr=LR, momentum=0.9,
                         weight_decay=5e-4, lr_schedule="cosine", seed=0, progress=False, device="cpu")
