@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-THREADS = 2
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(THREADS)  # before NumPy and torch load their thread pools
 
