@@ -203,3 +203,48 @@ def test_initializer_errors_name_the_problem(twin):
         twin("kaiming_normal", (3, 0))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         twin("xavier_uniform", (3,))
+
+
+# --- dlcourse.models.deep: the networks chapters 17-18 measure -----------------------------------
+
+def test_initialize_draws_each_scheme_with_its_variance_and_zero_biases():
+    from dlcourse.models import DeepCNN, DeepMLP, initialize
+    from dlcourse.models.deep import weight_layers
+
+    for net in (DeepMLP(3, 200, "tanh"), DeepCNN(3, 24, "relu")):
+        for scheme, std_of in (("naive", lambda fi, fo: 0.05), ("xavier", lambda fi, fo: math.sqrt(2 / (fi + fo))),
+                               ("he", lambda fi, fo: math.sqrt(2 / fi))):
+            initialize(net, scheme, std=0.05, rng=0)
+            for m in weight_layers(net):
+                fan_in, fan_out = nops.fan_in_and_fan_out(tuple(m.weight.shape))
+                assert abs(m.weight.std().item() / std_of(fan_in, fan_out) - 1) < 0.2, (scheme, m)
+                assert torch.all(m.bias == 0)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        initialize(DeepMLP(2, 4), "orthogonal")
+
+
+def test_gradient_norms_and_activation_stds_have_one_entry_per_layer():
+    from dlcourse.models import DeepCNN, DeepMLP, activation_stds, gradient_norms, initialize
+
+    X, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    for net, layers in ((DeepMLP(4, 16, batch_norm=True, residual=True), 4), (DeepCNN(3, 4, "gelu", residual=True), 3)):
+        initialize(net, "he", rng=1)
+        g = gradient_norms(net, X, y)
+        assert g.shape == (layers + 1,) and np.all(np.isfinite(g)) and np.all(g > 0)
+        assert activation_stds(net, X).shape == (layers,)
+        assert net(X).shape == (8, 10)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        DeepMLP(2, 4, "swish")
+
+
+def test_sigmoid_mlp_gradient_vanishes_towards_the_input_and_relu_he_does_not():
+    # chapter 17's claim, pinned: the first layer of a deep sigmoid MLP gets far less gradient
+    # than the last hidden layer; a ReLU MLP under He keeps them within a small factor.
+    from dlcourse.models import DeepMLP, gradient_norms, initialize
+
+    torch.manual_seed(0)
+    X, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    g_sig = gradient_norms(initialize(DeepMLP(10, 64, "sigmoid"), "xavier", rng=0), X, y)
+    g_relu = gradient_norms(initialize(DeepMLP(10, 64, "relu"), "he", rng=0), X, y)
+    assert g_sig[-2] / g_sig[0] > 1e3
+    assert 0.1 < g_relu[-2] / g_relu[0] < 10
