@@ -48,6 +48,7 @@ benchmark: setup
 	$(PY) benchmarks/lstm_speed.py
 	$(PY) benchmarks/char_lm.py
 	$(PY) benchmarks/grader_throughput.py
+	$(PY) benchmarks/initialization.py
 
 # On a machine with a CUDA GPU (each exits with a message without one).
 benchmark-gpu: setup

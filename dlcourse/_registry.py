@@ -39,6 +39,12 @@ EXPORTS = (
     (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
     (".rnn", ("rnn_state_gradient_norms", "lstm_state_gradient_norms"),
      ("rnn_state_gradient_norms", "lstm_state_gradient_norms")),
+    # chapter 17: more activations (sigmoid, tanh, ReLU are chapter 7's, in .layers)
+    (".activations", ("leaky_relu", "gelu", "leaky_relu_backward", "gelu_backward"),
+     ("leaky_relu_backward", "gelu_backward")),
+    # chapter 18: weight initialization (new arrays / tensors of a given shape)
+    (".init", ("fan_in_and_fan_out", "calculate_gain", "normal_init", "xavier_uniform", "xavier_normal",
+               "kaiming_uniform", "kaiming_normal"), ()),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

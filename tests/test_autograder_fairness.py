@@ -183,6 +183,34 @@ VARIANTS = {
             n = np.tanh(i_n + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
             return (1 - z) * n + z * h
         """),
+    # chapters 17-18 (p3-a): each caught by a fixed case of the spec
+    "ch17 PReLU: the identity's slope at the kink X == 0": ("ch17_activations", "prelu_forward_backward", """
+        def prelu_forward_backward(X, alpha, dY):
+            X, dY = np.asarray(X, dtype=np.float64), np.asarray(dY, dtype=np.float64)
+            a = np.asarray(alpha, dtype=np.float64).reshape((1, -1) + (1,) * (X.ndim - 2))
+            keep = X >= 0
+            axes = (0,) + tuple(range(2, X.ndim))
+            return np.where(keep, X, a * X), np.where(keep, dY, a * dY), np.where(keep, 0.0, dY * X).sum(axis=axes)
+        """),
+    "ch17 saturation without the sigmoid's 1/4": ("ch17_activations", "count_saturated", """
+        def count_saturated(Z, activation, tol=0.01):
+            Z = np.asarray(Z, dtype=np.float64)
+            if activation == "sigmoid":
+                e = np.exp(-np.abs(Z))
+                s = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+                return (s * (1 - s) < tol).sum(axis=0)
+            return (1 - np.tanh(Z) ** 2 < tol).sum(axis=0)
+        """),
+    "ch18 fans swapped": ("ch18_initialization", "fan_in_fan_out", """
+        def fan_in_fan_out(shape):
+            r = int(np.prod(shape[2:]))
+            return shape[0] * r, shape[1] * r
+        """),
+    "ch18 He bound without the uniform's sqrt(3)": ("ch18_initialization", "kaiming_uniform_bound", """
+        def kaiming_uniform_bound(shape, a=0.0, mode="fan_in"):
+            fan_in, fan_out = fan_in_fan_out(shape)
+            return float(np.sqrt(2 / (1 + a * a)) / np.sqrt(fan_in if mode == "fan_in" else fan_out))
+        """),
 }
 
 

@@ -44,6 +44,8 @@ EXPECTED_TASKS = {
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
     "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
     "ch16_gru": {"gru_cell_forward": 3, "gru_layer_forward": 2, "clip_by_global_norm": 2, "train_lm_and_score": 3},
+    "ch17_activations": {"prelu_forward_backward": 4, "silu_forward_backward": 3, "count_saturated": 3},
+    "ch18_initialization": {"fan_in_fan_out": 3, "kaiming_uniform_bound": 3, "mlp_gradient_norms": 4},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
 

@@ -70,6 +70,15 @@ SMOKE_PARAMETERS = {
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
+    # chapter 17: the deep MLPs whose gradients are compared
+    "act_depth": 8,
+    "act_grad_images": 64,
+    # chapter 18: the deep MLP / CNN measured, and the short training comparison
+    "init_depth": 8,
+    "init_cnn_depth": 4,
+    "init_grad_images": 32,
+    "init_train_size": 256,
+    "init_epochs": 1,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the

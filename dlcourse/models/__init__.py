@@ -10,6 +10,8 @@ CPU-sized network for 28x28 MNIST digits from the same code with other arguments
 * :mod:`~dlcourse.models.nin`: :class:`NiN` (chapter 10)
 * :mod:`~dlcourse.models.googlenet`: :class:`Inception`, :class:`GoogLeNet` (chapter 11)
 * :mod:`~dlcourse.models.resnet`: :class:`Residual`, :class:`ResNet`, :func:`resnet18`, :func:`resnet34` (chapter 13)
+* :mod:`~dlcourse.models.deep`: :class:`DeepMLP`, :class:`DeepCNN`, :func:`initialize`,
+  :func:`gradient_norms`, :func:`activation_stds` (chapters 17-18: deep, narrow networks to measure)
 * :mod:`~dlcourse.models.complexity`: :func:`layer_table`, :func:`complexity` (parameters and
   multiply-accumulates per layer, by forward hooks)
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from dlcourse.models.alexnet import AlexNet
 from dlcourse.models.complexity import ComplexityTable, LayerTable, complexity, count_params, layer_table
+from dlcourse.models.deep import DeepCNN, DeepMLP, activation_stds, gradient_norms, initialize
 from dlcourse.models.googlenet import INCEPTION_CONFIGS, INCEPTION_TABLE, GoogLeNet, Inception
 from dlcourse.models.lenet import BNLeNet, LeNet
 from dlcourse.models.nin import NiN, nin_block
@@ -27,6 +30,7 @@ __all__ = [
     "LeNet", "BNLeNet", "AlexNet", "VGG", "VGG_CONFIGS", "vgg_block", "vgg11", "vgg13", "vgg16", "vgg19",
     "NiN", "nin_block", "Inception", "GoogLeNet", "INCEPTION_CONFIGS", "INCEPTION_TABLE",
     "Residual", "ResNet", "resnet18", "resnet34",
+    "DeepMLP", "DeepCNN", "initialize", "gradient_norms", "activation_stds",
     "layer_table", "LayerTable", "complexity", "ComplexityTable", "count_params", "SMALL_MODELS",
 ]
 
