@@ -68,13 +68,14 @@ sys.path.insert(0, str(ROOT))
 # end and hides how fast each learns; plain LeNet is the control here (chapter 7's tuned recipe is
 # benchmarks/lenet_mnist.py).  AlexNet: dropout 0.3 -- with the paper's 0.5 and lr 0.01-0.02 the
 # 256-unit dense layers stalled near 30 % validation accuracy after 3 epochs; with lr 0.005 for 10
-# epochs it underfit (97.9 % validation; 98.7 % with lr 0.01 for 12).  VGG: dropout 0.3 and 15
+# epochs it underfit (97.9 % validation; 98.7 % with lr 0.01 for 12, training accuracy still below
+# validation); 40 epochs fit the CPU budget (about 4.5 CPU-s an epoch) and reach 99.3 %.  VGG: dropout 0.3 and 15
 # epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
     "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
     "bn-lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
-    "alexnet": dict(COMMON, epochs=12, lr=0.01, model=dict(dropout=0.3)),
+    "alexnet": dict(COMMON, epochs=40, lr=0.01, model=dict(dropout=0.3)),
     "vgg": dict(COMMON, epochs=15, lr=0.02, model=dict(dropout=0.3)),
     "nin": dict(COMMON, epochs=12, lr=0.05),
     "googlenet": dict(COMMON, epochs=10, lr=0.05),
@@ -148,9 +149,6 @@ def run_mnist(name, splits, cfg, progress, limit=None):
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu0
     _, test_acc = evaluate(model, (Xte, yte), device="cpu")
     target = TARGETS[name]
-    # The test set's binomial standard error, so a gap to the target can be judged against noise.
-    test_se = math.sqrt(test_acc * (1 - test_acc) / len(yte))
-    met_acc = target["test_acc"] is None or test_acc >= target["test_acc"]
     return dict(
         model=type(model).__name__, factory=f"{type(model).__name__}.small()" + (" with batch_norm=True" if name == "bn-lenet" else ""),
         params=counted.total_params, macs=counted.total_macs, config=cfg, threads=torch.get_num_threads(),
@@ -159,13 +157,21 @@ def run_mnist(name, splits, cfg, progress, limit=None):
         epochs_to_val_985=first_epoch_reaching(hist["val_acc"], 0.985),
         target_test_acc=target["test_acc"], target_seconds=target["seconds"],
         met=bool((target["test_acc"] is None or test_acc >= target["test_acc"]) and seconds <= target["seconds"]),
-        target_cpu_seconds=CPU_SECONDS_BUDGET, met_test_acc=bool(met_acc),
-        met_cpu_seconds=bool(cpu_seconds <= CPU_SECONDS_BUDGET), test_images=len(yte),
-        test_standard_error=round(test_se, 5),
-        test_gap=None if target["test_acc"] is None else round(max(0.0, target["test_acc"] - test_acc), 5),
+        **budget_fields(test_acc, cpu_seconds, target["test_acc"], len(yte)),
         load_average_before=load_before, load_average_after=load_average(), uptime_after=uptime(),
         history={k: [round(v, 5) for v in vals] for k, vals in hist.items()},
     )
+
+
+def budget_fields(test_acc, cpu_seconds, target_test_acc, test_images):
+    """The targets judged on what a shared machine can measure: CPU seconds of one thread against
+    :data:`CPU_SECONDS_BUDGET`, and the test accuracy with its binomial standard error, so that a
+    gap to the target can be set against the noise of a 2,000-image test set."""
+    return dict(target_cpu_seconds=CPU_SECONDS_BUDGET,
+                met_test_acc=bool(target_test_acc is None or test_acc >= target_test_acc),
+                met_cpu_seconds=bool(cpu_seconds <= CPU_SECONDS_BUDGET), test_images=test_images,
+                test_standard_error=round(math.sqrt(test_acc * (1 - test_acc) / test_images), 5),
+                test_gap=None if target_test_acc is None else round(max(0.0, target_test_acc - test_acc), 5))
 
 
 def fashion_model(name):
