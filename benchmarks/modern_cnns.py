@@ -70,14 +70,20 @@ sys.path.insert(0, str(ROOT))
 # 256-unit dense layers stalled near 30 % validation accuracy after 3 epochs; with lr 0.005 for 10
 # epochs it underfit (97.9 % validation; 98.7 % with lr 0.01 for 12, training accuracy still below
 # validation); 40 epochs fit the CPU budget (about 4.5 CPU-s an epoch) and reach 99.3 %.  VGG: dropout 0.3 and 15
-# epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).
+# epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).  NiN: 18 epochs
+# (99.2 % validation against 99.1 % for 12 -- within the noise of 1,000 images -- at 197 CPU-s
+# measured under load, a little over the budget).  GoogLeNet: at about 14 CPU-s an epoch under load
+# (many tiny convolutions: the per-call overhead, not the arithmetic, sets its speed) the budget
+# holds 10-13 epochs; batch 128 with lr 0.1 for 13 epochs (dropout 0.2) gave the same 98.3 %
+# validation as these settings with a higher validation loss, and 18 epochs reached 98.7 % but took
+# 214 CPU-s, so these settings stay (the trials are in the JSON, "settings_trials").
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
     "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
     "bn-lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
     "alexnet": dict(COMMON, epochs=40, lr=0.01, model=dict(dropout=0.3)),
     "vgg": dict(COMMON, epochs=15, lr=0.02, model=dict(dropout=0.3)),
-    "nin": dict(COMMON, epochs=12, lr=0.05),
+    "nin": dict(COMMON, epochs=18, lr=0.05),
     "googlenet": dict(COMMON, epochs=10, lr=0.05),
     "resnet": dict(COMMON, epochs=12, lr=0.1),
 }
