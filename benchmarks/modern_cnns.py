@@ -18,7 +18,10 @@ shared machine the wall clock also counts the time other jobs held the cores).
 Targets (issue 9): every modern CNN >= 98.8 % test accuracy; the ResNet >= 99.2 % with
 augmentation; each within 120 s on 2 cores; the batch-normalized LeNet reaches 98.5 % validation
 accuracy in at most half the epochs the plain LeNet needs, both trained side by side with the same
-settings.
+settings.  On a shared, loaded machine the wall clock says little, so the JSON also judges each run
+on its CPU seconds with one thread (``--threads 1``): ``target_cpu_seconds`` (190, about 120 s on
+2 idle cores), ``met_cpu_seconds`` and ``met_test_acc``, with the test set's standard error and the
+gap to the target.
 
 With ``--dataset fashion-mnist`` the script runs d2l's recipe instead, meant for a GPU: the
 ImageNet-shaped networks (``num_classes=10, in_channels=1``), Fashion-MNIST's 60,000 training
@@ -27,7 +30,10 @@ epochs, plain SGD with d2l's learning rates, accuracy on the 10,000 test images 
 as d2l reports it -- so the figures can be set beside d2l's published ones.
 
     python benchmarks/modern_cnns.py                          # all; writes benchmarks/results/modern_cnns.json
-    python benchmarks/modern_cnns.py --only resnet,nin --no-write
+    python benchmarks/modern_cnns.py --models resnet,nin --no-write   # a subset (--only is the same)
+    python benchmarks/modern_cnns.py --models nin --update            # re-run one, merge into the JSON
+    python benchmarks/modern_cnns.py --models nin --set nin.epochs=20 --set nin.model.dropout=0.3 \
+        --out /tmp/trial.json                                         # a settings trial
     python benchmarks/modern_cnns.py --epochs 1 --limit 1000 --no-write      # a smoke run
     python benchmarks/modern_cnns.py --dataset fashion-mnist   # on a GPU: d2l's recipe
 """
@@ -45,6 +51,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -64,15 +71,23 @@ sys.path.insert(0, str(ROOT))
 # end and hides how fast each learns; plain LeNet is the control here (chapter 7's tuned recipe is
 # benchmarks/lenet_mnist.py).  AlexNet: dropout 0.3 -- with the paper's 0.5 and lr 0.01-0.02 the
 # 256-unit dense layers stalled near 30 % validation accuracy after 3 epochs; with lr 0.005 for 10
-# epochs it underfit (97.9 % validation; 98.7 % with lr 0.01 for 12).  VGG: dropout 0.3 and 15
-# epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).
+# epochs it underfit (97.9 % validation; 98.7 % with lr 0.01 for 12, training accuracy still below
+# validation); 40 epochs fit the CPU budget (about 4.5 CPU-s an epoch) and reach 99.3 %.  VGG: dropout 0.3 and 15
+# epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).  NiN: 18 epochs
+# (99.2 % validation against 99.1 % for 12 -- within the noise of 1,000 images -- at 197 CPU-s
+# measured under load, a little over the budget).  GoogLeNet: at about 14 CPU-s an epoch under load
+# (many tiny convolutions: the per-call overhead, not the arithmetic, sets its speed) the budget
+# holds 10-15 epochs; batch 128 with lr 0.1 for 13 epochs (dropout 0.2) gave the same 98.3 %
+# validation as these settings with a higher validation loss, 14 epochs 97.6 %, batch 256 with lr
+# 0.2 for 15 epochs 98.1 %; 18 epochs at batch 128 reached 98.7 % but took 214 CPU-s, so these
+# settings stay (the trials are in the JSON, "settings_trials").
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
     "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
     "bn-lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
-    "alexnet": dict(COMMON, epochs=12, lr=0.01, model=dict(dropout=0.3)),
+    "alexnet": dict(COMMON, epochs=40, lr=0.01, model=dict(dropout=0.3)),
     "vgg": dict(COMMON, epochs=15, lr=0.02, model=dict(dropout=0.3)),
-    "nin": dict(COMMON, epochs=12, lr=0.05),
+    "nin": dict(COMMON, epochs=18, lr=0.05),
     "googlenet": dict(COMMON, epochs=10, lr=0.05),
     "resnet": dict(COMMON, epochs=12, lr=0.1),
 }
@@ -80,6 +95,9 @@ TARGETS = {name: dict(test_acc=0.988, seconds=120) for name in CONFIGS}
 TARGETS["lenet"] = dict(test_acc=None, seconds=120)  # the control of the batch-norm comparison
 TARGETS["bn-lenet"] = dict(test_acc=0.985, seconds=120)
 TARGETS["resnet"] = dict(test_acc=0.992, seconds=120)
+# The 120 s on 2 idle cores, as CPU seconds of one thread (what a loaded, shared machine can still
+# measure: the wall clock there counts the time other jobs held the cores).
+CPU_SECONDS_BUDGET = 190
 
 # d2l's recipe on Fashion-MNIST (chapters 8-8.6 of d2l.ai): image side, learning rate; batch 128,
 # 10 epochs, SGD without momentum or weight decay.
@@ -149,9 +167,21 @@ def run_mnist(name, splits, cfg, progress, limit=None):
         epochs_to_val_985=first_epoch_reaching(hist["val_acc"], 0.985),
         target_test_acc=target["test_acc"], target_seconds=target["seconds"],
         met=bool((target["test_acc"] is None or test_acc >= target["test_acc"]) and seconds <= target["seconds"]),
+        **budget_fields(test_acc, cpu_seconds, target["test_acc"], len(yte)),
         load_average_before=load_before, load_average_after=load_average(), uptime_after=uptime(),
         history={k: [round(v, 5) for v in vals] for k, vals in hist.items()},
     )
+
+
+def budget_fields(test_acc, cpu_seconds, target_test_acc, test_images):
+    """The targets judged on what a shared machine can measure: CPU seconds of one thread against
+    :data:`CPU_SECONDS_BUDGET`, and the test accuracy with its binomial standard error, so that a
+    gap to the target can be set against the noise of a 2,000-image test set."""
+    return dict(target_cpu_seconds=CPU_SECONDS_BUDGET,
+                met_test_acc=bool(target_test_acc is None or test_acc >= target_test_acc),
+                met_cpu_seconds=bool(cpu_seconds <= CPU_SECONDS_BUDGET), test_images=test_images,
+                test_standard_error=round(math.sqrt(test_acc * (1 - test_acc) / test_images), 5),
+                test_gap=None if target_test_acc is None else round(max(0.0, target_test_acc - test_acc), 5))
 
 
 def fashion_model(name):
@@ -238,6 +268,31 @@ def compare_lenets(models):
                      "None: not reached in epochs_run epochs")
 
 
+def parse_overrides(items, names, parser):
+    """``["alexnet.epochs=30", "nin.model.dropout=0.3"]`` -> ``{"alexnet": {"epochs": 30}, "nin":
+    {"model": {"dropout": 0.3}}}``; a model not being run, or a setting it has not, is an error."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        parts = key.split(".")
+        if not sep or len(parts) not in (2, 3) or (len(parts) == 3 and parts[1] != "model"):
+            parser.error(f"--set expects MODEL.KEY=VALUE or MODEL.model.ARG=VALUE, got {item!r}")
+        if parts[0] not in names:
+            parser.error(f"--set {item!r}: {parts[0]!r} is not among the models run ({names})")
+        if len(parts) == 2 and parts[1] not in CONFIGS[parts[0]] and parts[1] != "model":
+            parser.error(f"--set {item!r}: no setting {parts[1]!r}; settings: {sorted(CONFIGS[parts[0]])}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        entry = out.setdefault(parts[0], {})
+        if len(parts) == 3:
+            entry.setdefault("model", {})[parts[2]] = value
+        else:
+            entry[parts[1]] = value
+    return out
+
+
 def machine():
     info = dict(python=platform.python_version(), platform=platform.platform(), cpu_count=os.cpu_count(),
                 numpy=np.__version__)
@@ -273,7 +328,12 @@ def main(argv=None):
     parser.add_argument("--data", help="folder with the dataset's IDX files (default: $DLCOURSE_DATA, "
                         "$DLCOURSE_MNIST or ../shared/data/mnist)")
     parser.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
-    parser.add_argument("--only", help="comma-separated model names: " + ",".join(CONFIGS))
+    parser.add_argument("--only", "--models", dest="only",
+                        help="comma-separated model names to run (default all): " + ",".join(CONFIGS))
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                        help="override one setting of one model for this run, e.g. alexnet.epochs=30, "
+                             "googlenet.batch_size=128, nin.model.dropout=0.3 (VALUE is read as JSON, else "
+                             "kept as a string); repeatable.  For settings trials: choose on validation accuracy")
     parser.add_argument("--epochs", type=int, help="override every model's epochs (smoke runs; the targets need the defaults)")
     parser.add_argument("--limit", type=int, help="train on the first LIMIT training images only (smoke runs)")
     parser.add_argument("--threads", type=int, default=THREADS, help=f"torch threads (default {THREADS})")
@@ -306,8 +366,14 @@ def main(argv=None):
         results["data"] = ("MNIST official test set, split 8,000 learn (7,000 train + 1,000 validation) / 2,000 test, "
                            "seeds 0 and 1")
         splits = load_split(data)
+        overrides = parse_overrides(args.set, names, parser)
         for name in names:
             cfg = dict(CONFIGS[name], **({"epochs": args.epochs} if args.epochs else {}))
+            for key, value in overrides.get(name, {}).items():
+                if key == "model":
+                    cfg["model"] = dict(cfg.get("model", {}), **value)
+                else:
+                    cfg[key] = value
             results["models"][name] = run_mnist(name, splits, cfg, progress, args.limit)
             report(name, results["models"][name])
         comparison = compare_lenets(results["models"])
