@@ -39,6 +39,13 @@ EXPORTS = (
     (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
     (".rnn", ("rnn_state_gradient_norms", "lstm_state_gradient_norms"),
      ("rnn_state_gradient_norms", "lstm_state_gradient_norms")),
+    # chapters 20-21: reconstruction losses, denoising corruptions, the GAN losses (in the logits)
+    (".generative", ("mse_loss", "bce_with_logits", "gaussian_noise", "masking_noise", "gan_discriminator_loss",
+                     "gan_generator_loss_minimax", "gan_generator_loss_nonsaturating"), ()),
+    (".generative", ("mse_loss_backward", "bce_with_logits_backward", "gan_discriminator_loss_backward",
+                     "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward"),
+     ("mse_loss_backward", "bce_with_logits_backward", "gan_discriminator_loss_backward",
+      "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward")),
 )
 
 TWINS = ("numpy_ops", "torch_ops")
