@@ -44,6 +44,9 @@ EXPECTED_TASKS = {
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
     "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
     "ch16_gru": {"gru_cell_forward": 3, "gru_layer_forward": 2, "clip_by_global_norm": 2, "train_lm_and_score": 3},
+    "ch20_autoencoders": {"reconstruction_loss": 3, "mse_sigmoid_loss": 3, "decoder_output_sizes": 2,
+                          "salt_and_pepper": 2},
+    "ch21_gans": {"discriminator_loss": 3, "generator_image_gradient": 4, "inception_score": 3},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
 
