@@ -213,3 +213,69 @@ def test_corruptions_refuse_the_other_twins_generator():
         nops.masking_noise(np.zeros(2), 0.5, rng=torch.Generator())
     with pytest.raises(TypeError, match="torch.Generator"):
         tops.gaussian_noise(torch.zeros(2), 0.5, rng=np.random.default_rng(0))
+
+
+# --- the models of chapters 20-21 ---------------------------------------------------------------
+
+def test_autoencoders_map_images_to_codes_and_back():
+    from dlcourse.models.autoencoder import ConvAutoencoder, DenseAutoencoder
+
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 28, 28)
+    for model, latent in ((DenseAutoencoder(latent_dim=2), 2), (ConvAutoencoder(latent_dim=5), 5)):
+        assert model.encode(x).shape == (3, latent)
+        assert model(x).shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"\(3, 1, 14, 14\)"):
+        ConvAutoencoder()(torch.rand(3, 1, 14, 14))
+    with pytest.raises(ValueError, match=r"z must have shape \(N, 2\)"):
+        DenseAutoencoder(latent_dim=2).decode(torch.rand(3, 4))
+
+
+def test_conv_decoder_is_the_transposed_convolution_of_chapter_5():
+    from dlcourse.models.autoencoder import ConvAutoencoder
+
+    torch.manual_seed(1)
+    layer = ConvAutoencoder().decoder[3]
+    h = torch.randn(2, 32, 7, 7)
+    with torch.no_grad():
+        out = layer(h)
+    mine = nops.conv_transpose2d(h.double().numpy(), layer.weight.detach().double().numpy(),
+                                 layer.bias.detach().double().numpy(),
+                                 stride=2, padding=1)
+    assert out.shape == (2, 16, 14, 14)
+    np.testing.assert_allclose(mine, out.double().numpy(), atol=1e-5)
+
+
+def test_train_autoencoder_lowers_the_loss_and_denoising_corrupts_only_the_input():
+    from dlcourse.models.autoencoder import DenseAutoencoder, train_autoencoder
+
+    X = (np.random.default_rng(0).random((64, 1, 28, 28)) > 0.7).astype(np.float32)
+    seen = []
+
+    def corrupt(x, g):
+        seen.append(x.shape)
+        return tops.masking_noise(x, 0.3, rng=g)
+
+    torch.manual_seed(0)
+    h = train_autoencoder(DenseAutoencoder(latent_dim=4, hidden=(32,)), X, X[:16], epochs=3, lr=3e-3,
+                          batch_size=32, corrupt=corrupt, device="cpu", progress=False)
+    assert len(h["train_loss"]) == 3 and len(h["val_loss"]) == 3
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    assert seen and all(s[1:] == (1, 28, 28) for s in seen)
+
+
+def test_train_gan_records_its_history_and_the_minimax_gradient_is_the_weaker_after_a_head_start():
+    from dlcourse.models.gan import Discriminator, Generator, train_gan
+
+    X = np.random.default_rng(0).random((128, 1, 28, 28)).astype(np.float32)
+    torch.manual_seed(0)
+    G, D = Generator(latent_dim=8, hidden=(32,)), Discriminator(hidden=(32,))
+    h = train_gan(G, D, X, steps=6, batch_size=16, lr=1e-3, d_pretrain=30, sample_every=3, n_samples=4,
+                  probe_every=3, device="cpu", progress=False)
+    assert all(len(h[k]) == 6 for k in ("d_loss", "g_loss", "d_real", "d_fake"))
+    assert [s for s, _ in h["samples"]] == [0, 3, 6] and h["samples"][0][1].shape == (4, 1, 28, 28)
+    assert all(0 <= img.min() and img.max() <= 1 for _, img in h["samples"])
+    step, d_fake, g_minimax, g_nonsat = h["probe"][0]
+    assert step == 0 and d_fake < 0.5 and g_minimax < g_nonsat
+    with pytest.raises(ValueError, match="generator_loss"):
+        train_gan(G, D, X, steps=1, generator_loss="wasserstein", progress=False)

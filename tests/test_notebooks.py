@@ -68,6 +68,14 @@ SMOKE_PARAMETERS = {
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
+    # chapter 20: the page's three autoencoders
+    "ae_train_size": 300,
+    "ae_epochs": 1,
+    # chapter 21: the page's two GANs and the classifier that counts their digits
+    "gan_steps": 40,
+    "gan_pretrain": 20,
+    "clf_train_size": 500,
+    "clf_epochs": 1,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
