@@ -48,15 +48,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AE_CONFIGS = {
-    "dense-2": dict(model="dense", latent_dim=2, epochs=15),
-    "dense-16": dict(model="dense", latent_dim=16, epochs=15),
-    "conv-16": dict(model="conv", latent_dim=16, epochs=15),
-    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=15, noise_std=0.5),
+    "dense-2": dict(model="dense", latent_dim=2, epochs=10),
+    "dense-16": dict(model="dense", latent_dim=16, epochs=10),
+    "conv-16": dict(model="conv", latent_dim=16, epochs=10),
+    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=10, noise_std=0.5),
 }
 GAN_CONFIGS = {
-    "nonsaturating": dict(generator_loss="nonsaturating", steps=4000, lr=2e-4),
-    "minimax": dict(generator_loss="minimax", steps=2000, lr=2e-4),
-    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=2000, lr=1e-3),
+    "nonsaturating": dict(generator_loss="nonsaturating", steps=3000, lr=2e-4),
+    "minimax": dict(generator_loss="minimax", steps=1500, lr=2e-4),
+    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=1500, lr=1e-3),
 }
 D_PRETRAIN = 100
 N_CLASSIFIED = 2000
