@@ -50,13 +50,13 @@ sys.path.insert(0, str(ROOT))
 AE_CONFIGS = {
     "dense-2": dict(model="dense", latent_dim=2, epochs=10),
     "dense-16": dict(model="dense", latent_dim=16, epochs=10),
-    "conv-16": dict(model="conv", latent_dim=16, epochs=10),
-    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=10, noise_std=0.5),
+    "conv-16": dict(model="conv", latent_dim=16, epochs=2),
+    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=2, noise_std=0.5),
 }
 GAN_CONFIGS = {
-    "nonsaturating": dict(generator_loss="nonsaturating", steps=3000, lr=2e-4),
-    "minimax": dict(generator_loss="minimax", steps=1500, lr=2e-4),
-    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=1500, lr=1e-3),
+    "nonsaturating": dict(generator_loss="nonsaturating", steps=2000, lr=2e-4),
+    "minimax": dict(generator_loss="minimax", steps=1000, lr=2e-4),
+    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=1000, lr=1e-3),
 }
 D_PRETRAIN = 100
 N_CLASSIFIED = 2000
@@ -97,6 +97,14 @@ def pca_mse(train, test, k):
     V = Vt[:k].T
     rec = (B - mean) @ V @ V.T + mean
     return float(np.mean((rec - B) ** 2))
+
+
+CHECKPOINT = None  # a function(part, results) called after every model, to save partial results
+
+
+def _checkpoint(part, results, **extra):
+    if CHECKPOINT is not None:
+        CHECKPOINT(part, results, extra)
 
 
 def run_autoencoders(splits, scale, progress):
@@ -143,6 +151,7 @@ def run_autoencoders(splits, scale, progress):
             r["codes"] = np.round(codes, 3).tolist()
             r["code_labels"] = yte.tolist()
         results[name] = r
+        _checkpoint("autoencoders", dict(results, originals=pack_images(shown)))
         print(f"{name}: test BCE {clean:.4f}, MSE {r['test_mse']:.4f} (PCA {r['pca_mse']:.4f}), "
               f"noisy-input MSE {r['noisy_input_mse']:.4f}, {seconds:.0f} s", flush=True)
     results["originals"] = pack_images(shown)
@@ -161,7 +170,7 @@ def train_classifier(splits, scale, progress):
     torch.manual_seed(0)
     net = LeNet()
     start = time.perf_counter()
-    train(net, (std(Xtr), ytr), (std(Xva), yva), epochs=max(1, round(6 * scale)), lr=0.05, momentum=0.9,
+    train(net, (std(Xtr), ytr), (std(Xva), yva), epochs=max(1, round(2 * scale)), lr=0.05, momentum=0.9,
           lr_schedule="cosine", device="cpu", progress=progress)
     _, acc = evaluate(net, (std(Xte), yte), device="cpu")
     print(f"classifier: test accuracy {acc:.4f}", flush=True)
@@ -176,7 +185,7 @@ def class_stats(probs):
                 mean_confidence=float(probs.max(axis=1).mean()))
 
 
-def run_gans(splits, classifier, scale, progress):
+def run_gans(splits, classifier, scale, progress, classifier_info=None):
     import torch
 
     from dlcourse.models.gan import Discriminator, Generator, digit_probabilities, train_gan
@@ -210,6 +219,7 @@ def run_gans(splits, classifier, scale, progress):
             curve_step=thin, probe=[[round(float(v), 5) for v in p] for p in h["probe"]],
             samples=[dict(step=s, images=pack_images(img)) for s, img in h["samples"]],
             final_samples=pack_images(final[:64].numpy()))
+        _checkpoint("gans", results, classifier=classifier_info)
         print(f"GAN {name}: {steps} steps in {seconds:.0f} s; classes >= 2 %: {stats['classes_over_2pct']}, "
               f"counts {stats['counts']}, final mean D(G(z)) {np.mean(h['d_fake'][-100:]):.3f}", flush=True)
     return results
@@ -222,7 +232,7 @@ def _run_part(part, splits, scale, progress, threads):
     if part == "autoencoders":
         return {"autoencoders": run_autoencoders(splits, scale, progress)}
     classifier, clf = train_classifier(splits, scale, progress)
-    return {"classifier": clf, "gans": run_gans(splits, classifier, scale, progress)}
+    return {"classifier": clf, "gans": run_gans(splits, classifier, scale, progress, clf)}
 
 
 def main(argv=None):
@@ -237,6 +247,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=("autoencoders", "gans"))
     parser.add_argument("--note", default="", help="free text stored with the results (e.g. the machine's load)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out", help="results file (default: benchmarks/results/generative.json)")
     parser.add_argument("--parallel", action="store_true",
                         help="run the autoencoders and the GANs in two processes of one thread each")
     args = parser.parse_args(argv)
@@ -249,13 +260,19 @@ def main(argv=None):
     splits = split_dataset(X, labels, (7000, 1000, 2000), seed=0)
     scale = 0.03 if args.smoke else 1.0
     progress = not args.no_progress
-    out_path = ROOT / "benchmarks" / "results" / "generative.json"
+    out_path = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "generative.json"
     results = json.loads(out_path.read_text()) if (args.only and out_path.exists()) else {}
     results.update(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                    machine=machine(), smoke=args.smoke, note=args.note,
                    data=dict(train=7000, val=1000, test=2000, real_mnist=len(images) == 10000))
     start = time.perf_counter()
     parts = [p for p in ("autoencoders", "gans") if args.only in (None, p)]
+    global CHECKPOINT
+    if not args.no_write and not args.parallel:
+        def CHECKPOINT(part, value, extra):  # noqa: N802 - the module hook: partial results survive an interruption
+            partial = dict(results, **{part: value}, **extra, partial=True)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(partial, indent=1) + "\n")
     if len(parts) == 2 and args.parallel:
         # The two parts are independent: one process each (one thread each), results merged here.
         import multiprocessing
@@ -268,6 +285,7 @@ def main(argv=None):
         for part in parts:
             results.update(_run_part(part, splits, scale, progress, THREADS))
     results["total_seconds"] = round(time.perf_counter() - start, 1)
+    results["partial"] = False
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     if not args.no_write:
