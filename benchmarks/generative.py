@@ -31,6 +31,8 @@ import os
 import sys
 
 THREADS = 2
+if "--threads" in sys.argv[:-1]:
+    THREADS = int(sys.argv[sys.argv.index("--threads") + 1])
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(THREADS)  # before NumPy and torch load their thread pools
 
@@ -50,13 +52,13 @@ sys.path.insert(0, str(ROOT))
 AE_CONFIGS = {
     "dense-2": dict(model="dense", latent_dim=2, epochs=10),
     "dense-16": dict(model="dense", latent_dim=16, epochs=10),
-    "conv-16": dict(model="conv", latent_dim=16, epochs=2),
-    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=2, noise_std=0.5),
+    "conv-16": dict(model="conv", latent_dim=16, epochs=1),
+    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=1, noise_std=0.5),
 }
 GAN_CONFIGS = {
-    "nonsaturating": dict(generator_loss="nonsaturating", steps=2000, lr=2e-4),
-    "minimax": dict(generator_loss="minimax", steps=1000, lr=2e-4),
-    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=1000, lr=1e-3),
+    "nonsaturating": dict(generator_loss="nonsaturating", steps=1000, lr=2e-4),
+    "minimax": dict(generator_loss="minimax", steps=500, lr=2e-4),
+    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=500, lr=1e-3),
 }
 D_PRETRAIN = 100
 N_CLASSIFIED = 2000
@@ -247,6 +249,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=("autoencoders", "gans"))
     parser.add_argument("--note", default="", help="free text stored with the results (e.g. the machine's load)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="torch / BLAS threads (read before the imports)")
     parser.add_argument("--out", help="results file (default: benchmarks/results/generative.json)")
     parser.add_argument("--parallel", action="store_true",
                         help="run the autoencoders and the GANs in two processes of one thread each")
