@@ -52,13 +52,13 @@ sys.path.insert(0, str(ROOT))
 AE_CONFIGS = {
     "dense-2": dict(model="dense", latent_dim=2, epochs=10),
     "dense-16": dict(model="dense", latent_dim=16, epochs=10),
-    "conv-16": dict(model="conv", latent_dim=16, epochs=1),
-    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=1, noise_std=0.5),
+    "conv-16": dict(model="conv", latent_dim=16, epochs=10),
+    "conv-16-denoising": dict(model="conv", latent_dim=16, epochs=10, noise_std=0.5),
 }
 GAN_CONFIGS = {
-    "nonsaturating": dict(generator_loss="nonsaturating", steps=1000, lr=2e-4),
-    "minimax": dict(generator_loss="minimax", steps=500, lr=2e-4),
-    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=500, lr=1e-3),
+    "nonsaturating": dict(generator_loss="nonsaturating", steps=3000, lr=2e-4),
+    "minimax": dict(generator_loss="minimax", steps=1500, lr=2e-4),
+    "nonsaturating-lr1e-3": dict(generator_loss="nonsaturating", steps=1500, lr=1e-3),
 }
 D_PRETRAIN = 100
 N_CLASSIFIED = 2000
@@ -294,7 +294,7 @@ def main(argv=None):
     if not args.no_write:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"wrote {out_path.relative_to(ROOT)}")
+        print(f"wrote {out_path}")
 
 
 if __name__ == "__main__":
