@@ -42,7 +42,7 @@ benchmark: setup
 	$(PY) benchmarks/numpy_resnet.py
 	$(PY) benchmarks/lstm_speed.py
 	$(PY) benchmarks/char_lm.py
-	$(PY) benchmarks/generative.py --parallel
+	$(PY) benchmarks/generative.py
 	$(PY) benchmarks/grader_throughput.py
 
 # On a machine with a CUDA GPU (each exits with a message without one).
