@@ -72,9 +72,9 @@ SMOKE_PARAMETERS = {
     "ae_train_size": 300,
     "ae_epochs": 1,
     # chapter 21: the page's two GANs and the classifier that counts their digits
-    "gan_steps": 40,
-    "gan_pretrain": 20,
-    "clf_train_size": 500,
+    "gan_steps": 30,
+    "gan_pretrain": 10,
+    "clf_train_size": 300,
     "clf_epochs": 1,
 }
 
