@@ -47,6 +47,7 @@ benchmark: setup
 	$(PY) benchmarks/numpy_resnet.py
 	$(PY) benchmarks/lstm_speed.py
 	$(PY) benchmarks/char_lm.py
+	$(PY) benchmarks/generative.py
 	$(PY) benchmarks/grader_throughput.py
 	$(PY) benchmarks/initialization.py
 

@@ -45,6 +45,13 @@ EXPORTS = (
     # chapter 18: weight initialization (new arrays / tensors of a given shape)
     (".init", ("fan_in_and_fan_out", "calculate_gain", "normal_init", "xavier_uniform", "xavier_normal",
                "kaiming_uniform", "kaiming_normal"), ()),
+    # chapters 20-21: reconstruction losses, denoising corruptions, the GAN losses (in the logits)
+    (".generative", ("mse_loss", "bce_with_logits", "gaussian_noise", "masking_noise", "gan_discriminator_loss",
+                     "gan_generator_loss_minimax", "gan_generator_loss_nonsaturating"), ()),
+    (".generative", ("mse_loss_backward", "bce_with_logits_backward", "gan_discriminator_loss_backward",
+                     "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward"),
+     ("mse_loss_backward", "bce_with_logits_backward", "gan_discriminator_loss_backward",
+      "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward")),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

@@ -211,6 +211,27 @@ VARIANTS = {
             fan_in, fan_out = fan_in_fan_out(shape)
             return float(np.sqrt(2 / (1 + a * a)) / np.sqrt(fan_in if mode == "fan_in" else fan_out))
         """),
+    "ch20 log of a computed sigmoid": ("ch20_autoencoders", "reconstruction_loss", """
+        def reconstruction_loss(Z, X):
+            Z, X = np.asarray(Z, dtype=np.float64), np.asarray(X, dtype=np.float64)
+            s = 1 / (1 + np.exp(-Z))
+            loss = -(X * np.log(s) + (1 - X) * np.log(1 - s)).sum() / Z.shape[0]
+            return np.float64(loss), (s - X) / Z.shape[0]
+        """),
+    "ch20 salt where pepper goes": ("ch20_autoencoders", "salt_and_pepper", """
+        def salt_and_pepper(X, u, p):
+            X, u = np.asarray(X, dtype=np.float64), np.asarray(u, dtype=np.float64)
+            return np.where(u <= p / 2, 0.0, np.where(u <= p, 1.0, X))
+        """),
+    "ch21 smoothing applied to the fake label too": ("ch21_gans", "discriminator_loss", """
+        def discriminator_loss(real_logits, fake_logits, smooth=1.0):
+            r, f = np.asarray(real_logits, dtype=np.float64), np.asarray(fake_logits, dtype=np.float64)
+            sp = lambda z: np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+            sig = lambda z: 0.5 * (1 + np.tanh(z / 2))
+            t = 1 - smooth
+            loss = np.mean(sp(r) - smooth * r) + np.mean(sp(f) - t * f)
+            return np.float64(loss), (sig(r) - smooth) / r.size, (sig(f) - t) / f.size
+        """),
 }
 
 
@@ -260,7 +281,8 @@ def test_buggy_variant_scores_the_same_for_every_seed(variant):
 
 
 @pytest.mark.parametrize("assignment", ["ch02_padding_stride", "ch04_pooling", "ch06_backprop", "ch08_alexnet_vgg",
-                                        "ch10_nin_googlenet", "ch12_batchnorm_resnet", "ch14_rnn", "ch15_lstm", "ch16_gru"])
+                                        "ch10_nin_googlenet", "ch12_batchnorm_resnet", "ch14_rnn", "ch15_lstm", "ch16_gru",
+                                        "ch20_autoencoders", "ch21_gans"])
 def test_the_solution_passes_every_seed(assignment):
     from autograder.spec import load_tasks
 

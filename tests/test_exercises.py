@@ -46,6 +46,9 @@ EXPECTED_TASKS = {
     "ch16_gru": {"gru_cell_forward": 3, "gru_layer_forward": 2, "clip_by_global_norm": 2, "train_lm_and_score": 3},
     "ch17_activations": {"prelu_forward_backward": 4, "silu_forward_backward": 3, "count_saturated": 3},
     "ch18_initialization": {"fan_in_fan_out": 3, "kaiming_uniform_bound": 3, "mlp_gradient_norms": 4},
+    "ch20_autoencoders": {"reconstruction_loss": 3, "mse_sigmoid_loss": 3, "decoder_output_sizes": 2,
+                          "salt_and_pepper": 2},
+    "ch21_gans": {"discriminator_loss": 3, "generator_image_gradient": 4, "inception_score": 3},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
 

@@ -79,6 +79,14 @@ SMOKE_PARAMETERS = {
     "init_grad_images": 32,
     "init_train_size": 256,
     "init_epochs": 1,
+    # chapter 20: the page's three autoencoders
+    "ae_train_size": 300,
+    "ae_epochs": 1,
+    # chapter 21: the page's two GANs and the classifier that counts their digits
+    "gan_steps": 30,
+    "gan_pretrain": 10,
+    "clf_train_size": 300,
+    "clf_epochs": 1,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the

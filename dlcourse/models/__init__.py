@@ -12,6 +12,9 @@ CPU-sized network for 28x28 MNIST digits from the same code with other arguments
 * :mod:`~dlcourse.models.resnet`: :class:`Residual`, :class:`ResNet`, :func:`resnet18`, :func:`resnet34` (chapter 13)
 * :mod:`~dlcourse.models.deep`: :class:`DeepMLP`, :class:`DeepCNN`, :func:`initialize`,
   :func:`gradient_norms`, :func:`activation_stds` (chapters 17-18: deep, narrow networks to measure)
+* :mod:`~dlcourse.models.autoencoder`: :class:`DenseAutoencoder`, :class:`ConvAutoencoder`,
+  :func:`train_autoencoder` (chapter 20)
+* :mod:`~dlcourse.models.gan`: :class:`Generator`, :class:`Discriminator`, :func:`train_gan` (chapter 21)
 * :mod:`~dlcourse.models.complexity`: :func:`layer_table`, :func:`complexity` (parameters and
   multiply-accumulates per layer, by forward hooks)
 """
@@ -25,6 +28,9 @@ from dlcourse.models.lenet import BNLeNet, LeNet
 from dlcourse.models.nin import NiN, nin_block
 from dlcourse.models.resnet import Residual, ResNet, resnet18, resnet34
 from dlcourse.models.vgg import VGG, VGG_CONFIGS, vgg11, vgg13, vgg16, vgg19, vgg_block
+# chapters 20-21: autoencoders and a GAN (trained by their own loops, in the same modules)
+from dlcourse.models.autoencoder import ConvAutoencoder, DenseAutoencoder, train_autoencoder
+from dlcourse.models.gan import Discriminator, Generator, train_gan
 
 __all__ = [
     "LeNet", "BNLeNet", "AlexNet", "VGG", "VGG_CONFIGS", "vgg_block", "vgg11", "vgg13", "vgg16", "vgg19",
@@ -32,6 +38,7 @@ __all__ = [
     "Residual", "ResNet", "resnet18", "resnet34",
     "DeepMLP", "DeepCNN", "initialize", "gradient_norms", "activation_stds",
     "layer_table", "LayerTable", "complexity", "ComplexityTable", "count_params", "SMALL_MODELS",
+    "DenseAutoencoder", "ConvAutoencoder", "train_autoencoder", "Generator", "Discriminator", "train_gan",
 ]
 
 SMALL_MODELS = {
