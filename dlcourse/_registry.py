@@ -39,6 +39,8 @@ EXPORTS = (
     (".rnn", ("rnn_backward", "lstm_backward", "gru_backward"), ("rnn_backward", "lstm_backward", "gru_backward")),
     (".rnn", ("rnn_state_gradient_norms", "lstm_state_gradient_norms"),
      ("rnn_state_gradient_norms", "lstm_state_gradient_norms")),
+    # chapter 19: weight decay (the L2 penalty and lecture 004's SGD step on one array)
+    (".regularization", ("l2_penalty", "sgd_update", "l2_penalty_backward"), ("l2_penalty_backward",)),
 )
 
 TWINS = ("numpy_ops", "torch_ops")
