@@ -68,6 +68,11 @@ SMOKE_PARAMETERS = {
     "hist_images": 300,      # chapter 12: images through the deep MLP of the histograms
     "bn_train_size": 256,    # chapter 12: LeNet with and without batch norm
     "bn_epochs": 1,
+    # chapter 19 (overfitting and regularization): five small MLP runs
+    "reg_train_size": 200,
+    "reg_val_size": 300,
+    "reg_test_size": 500,
+    "reg_epochs": 6,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
