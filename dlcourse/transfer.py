@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 __all__ = ["small_cnn", "SCENARIOS", "freeze", "count_parameters", "prepare_transfer", "param_groups",
-           "balanced_subset", "fine_tune", "predict"]
+           "balanced_subset", "fine_tune", "predict", "pretrained_weights"]
 
 SCENARIOS = ("scratch", "feature_extractor", "fine_tune_top", "fine_tune")
 """The scenarios :func:`prepare_transfer` knows, in the order the chapter's table lists them."""
@@ -192,3 +192,31 @@ def predict(model, X, batch_size=1000):
     model.eval()
     with torch.no_grad():
         return torch.cat([model(X[i : i + batch_size]).argmax(1) for i in range(0, len(X), batch_size)]).cpu().numpy()
+
+
+def pretrained_weights(images, labels, n=2000, epochs=2, seed=0):
+    """The weights of a :func:`small_cnn` pretrained on the digits 0-4: a tuple of NumPy arrays.
+
+    ``images``: uint8 ``(N, 28, 28)``, ``labels``: ``(N,)``; the first ``n`` images (in the order
+    of a fixed permutation drawn with ``seed``) whose label is below 5 are trained on for
+    ``epochs`` epochs (:func:`dlcourse.train.train`, learning rate 0.05, batches of 64, one CPU
+    thread, deterministic).  Returns the arrays of ``model.state_dict()`` in its order
+    (``features.conv1.weight``, ``features.conv1.bias``, ..., ``head.weight``, ``head.bias``):
+    what chapter 22's graded fine-tuning task receives as its pretrained network.
+    """
+    import torch
+
+    from dlcourse.train import train
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    pick = order[labels[order] < 5][:n]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = small_cnn(5, seed=seed)
+        train(model, (images[pick], labels[pick]), epochs=epochs, lr=0.05, batch_size=64, seed=seed,
+              device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return tuple(v.detach().cpu().numpy().copy() for v in model.state_dict().values())
