@@ -42,6 +42,8 @@ benchmark: setup
 	$(PY) benchmarks/numpy_resnet.py
 	$(PY) benchmarks/lstm_speed.py
 	$(PY) benchmarks/char_lm.py
+	$(PY) benchmarks/regularization.py
+	$(PY) benchmarks/transfer_learning.py
 	$(PY) benchmarks/grader_throughput.py
 
 # On a machine with a CUDA GPU (each exits with a message without one).

@@ -44,8 +44,11 @@ EXPECTED_TASKS = {
     "ch14_rnn": {"rnn_layer_forward": 3, "rnn_layer_backward": 4, "perplexity": 3},
     "ch15_lstm": {"lstm_cell_forward": 3, "lstm_cell_backward": 4, "lstm_layer_forward": 3},
     "ch16_gru": {"gru_cell_forward": 3, "gru_layer_forward": 2, "clip_by_global_norm": 2, "train_lm_and_score": 3},
+    "ch19_regularization": {"dropout_linear_sgd_step": 4, "l2_penalty_total": 2, "early_stop": 4},
+    "ch22_transfer_learning": {"layerwise_lrs": 3, "extract_features": 3, "fine_tune_and_predict": 4},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
+TORCH_ASSIGNMENTS |= {"ch22_transfer_learning"}  # chapter 22: tasks 2 and 3 are PyTorch
 
 # Real data for the test cells that load it (ch07's MNIST): ``../shared/data`` beside the
 # checkout, as in CI, unless a data folder is already named.  Without it the loaders follow
