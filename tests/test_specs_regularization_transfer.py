@@ -2,6 +2,8 @@
 answers fail on the fixed cases, and chapter 22's judged task hides what it should."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -63,7 +65,7 @@ WRONG = {
 def test_a_typical_wrong_answer_fails_on_every_seed(variant):
     assignment, function, source = WRONG[variant]
     for seed in SEEDS[:2]:
-        verdict = judge_in_process(assignment, function, "import numpy as np\n" + source, seed)
+        verdict = judge_in_process(assignment, function, "import numpy as np\n" + textwrap.dedent(source), seed)
         assert verdict.points == 0, (variant, verdict.message)
 
 
