@@ -76,7 +76,7 @@ SMOKE_PARAMETERS = {
     # chapter 22 (transfer learning): a short pretraining, two label counts, short transfer runs
     "tl_pretrain_size": 600,
     "tl_pretrain_epochs": 1,
-    "tl_labels": (10, 50),
+    "tl_labels": [10, 50],
     "tl_steps": 20,
 }
 
