@@ -48,6 +48,8 @@ benchmark: setup
 	$(PY) benchmarks/lstm_speed.py
 	$(PY) benchmarks/char_lm.py
 	$(PY) benchmarks/generative.py
+	$(PY) benchmarks/regularization.py
+	$(PY) benchmarks/transfer_learning.py
 	$(PY) benchmarks/grader_throughput.py
 	$(PY) benchmarks/initialization.py
 

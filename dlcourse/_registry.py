@@ -52,6 +52,8 @@ EXPORTS = (
                      "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward"),
      ("mse_loss_backward", "bce_with_logits_backward", "gan_discriminator_loss_backward",
       "gan_generator_loss_minimax_backward", "gan_generator_loss_nonsaturating_backward")),
+    # chapter 19: weight decay (the L2 penalty and lecture 004's SGD step on one array)
+    (".regularization", ("l2_penalty", "sgd_update", "l2_penalty_backward"), ("l2_penalty_backward",)),
 )
 
 TWINS = ("numpy_ops", "torch_ops")

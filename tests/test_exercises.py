@@ -49,8 +49,11 @@ EXPECTED_TASKS = {
     "ch20_autoencoders": {"reconstruction_loss": 3, "mse_sigmoid_loss": 3, "decoder_output_sizes": 2,
                           "salt_and_pepper": 2},
     "ch21_gans": {"discriminator_loss": 3, "generator_image_gradient": 4, "inception_score": 3},
+    "ch19_regularization": {"dropout_linear_sgd_step": 4, "l2_penalty_total": 2, "early_stop": 4},
+    "ch22_transfer_learning": {"layerwise_lrs": 3, "extract_features": 3, "fine_tune_and_predict": 4},
 }
 TORCH_ASSIGNMENTS = {"ch03_channels", "ch07_lenet", "ch12_batchnorm_resnet", "ch16_gru"}  # the only ones whose setup may import torch
+TORCH_ASSIGNMENTS |= {"ch22_transfer_learning"}  # chapter 22: tasks 2 and 3 are PyTorch
 
 # Real data for the test cells that load it (ch07's MNIST): ``../shared/data`` beside the
 # checkout, as in CI, unless a data folder is already named.  Without it the loaders follow

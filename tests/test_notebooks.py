@@ -87,6 +87,16 @@ SMOKE_PARAMETERS = {
     "gan_pretrain": 10,
     "clf_train_size": 300,
     "clf_epochs": 1,
+    # chapter 19 (overfitting and regularization): five small MLP runs
+    "reg_train_size": 200,
+    "reg_val_size": 300,
+    "reg_test_size": 500,
+    "reg_epochs": 6,
+    # chapter 22 (transfer learning): a short pretraining, two label counts, short transfer runs
+    "tl_pretrain_size": 600,
+    "tl_pretrain_epochs": 1,
+    "tl_labels": [10, 50],
+    "tl_steps": 20,
 }
 
 # Real data for the notebooks that load it (chapter 7's MNIST): ``../shared/data`` beside the
