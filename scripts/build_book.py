@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -130,11 +131,13 @@ def stage_exercises(staging):
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
 
 
-def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False, only=None):
+def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False, only=None, jobs=1):
     """Fill ``output/executed`` with the config, copied pages, exercises and executed notebooks.
 
     ``only``: notebook paths relative to the checkout (``book/01_cross_correlation.ipynb``) to
-    execute; the others in the toc are not staged (for a quick partial run).  Returns
+    execute; the others in the toc are not staged (for a quick partial run).  ``jobs``: notebooks
+    executed at once (1 for the real book, whose pages time things; the smoke build uses the
+    cores).  Returns
     ``{relative path: {"ok": bool, "seconds": float, "error": str or None}}``; without
     ``keep_going`` the first failure raises :class:`NotebookExecutionError`.
     """
@@ -166,26 +169,31 @@ def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(page, target)
 
+    def run(nb):
+        rel = nb.relative_to(ROOT)
+        start = time.perf_counter()
+        declared = declared_parameters(nb)
+        ours = {k: v for k, v in (parameters or {}).items() if k in declared}
+        error = None
+        try:
+            execute_notebook(nb, staging / rel, parameters=ours, cwd=nb.parent, timeout=timeout)
+        except NotebookExecutionError as err:
+            if not keep_going:
+                raise
+            error = str(err)
+            print(f"error: {err}", file=sys.stderr)
+        if (staging / rel).exists():
+            hide_parameter_cells(staging / rel)
+        return str(rel), {"ok": error is None, "seconds": round(time.perf_counter() - start, 1), "error": error}
+
     results = {}
-    with tqdm(notebooks, desc="executing notebooks", unit="nb", file=sys.stderr) as bar:
-        for nb in bar:
-            rel = nb.relative_to(ROOT)
-            bar.set_postfix_str(str(rel))
-            start = time.perf_counter()
-            declared = declared_parameters(nb)
-            ours = {k: v for k, v in (parameters or {}).items() if k in declared}
-            error = None
-            try:
-                execute_notebook(nb, staging / rel, parameters=ours, cwd=nb.parent, timeout=timeout)
-            except NotebookExecutionError as err:
-                if not keep_going:
-                    raise
-                error = str(err)
-                print(f"error: {err}", file=sys.stderr)
-            if (staging / rel).exists():
-                hide_parameter_cells(staging / rel)
-            results[str(rel)] = {"ok": error is None, "seconds": round(time.perf_counter() - start, 1),
-                                 "error": error}
+    with tqdm(total=len(notebooks), desc="executing notebooks", unit="nb", file=sys.stderr) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # Each notebook runs in its own kernel process; the threads only wait for them.
+        for rel, result in pool.map(run, notebooks):
+            results[rel] = result
+            bar.set_postfix_str(rel)
+            bar.update()
     return results
 
 
@@ -237,6 +245,9 @@ def main(argv=None):
     parser.add_argument("--execute-only", action="store_true",
                         help="stage and execute the notebooks, skip the HTML build")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks executed at once (default 1, as the pages time code; "
+                             "with --smoke, the number of CPUs, at most 2)")
     args = parser.parse_args(argv)
 
     parameters = smoke_parameters() if args.smoke else {}
@@ -252,7 +263,8 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         results = stage(parameters, timeout=args.timeout, output=output, toc=args.toc,
-                        keep_going=args.keep_going, only=args.only)
+                        keep_going=args.keep_going, only=args.only,
+                        jobs=args.jobs or (min(2, os.cpu_count() or 1) if args.smoke else 1))
     except (NotebookExecutionError, FileNotFoundError, LookupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
