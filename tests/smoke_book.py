@@ -25,7 +25,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "_build" / "smoke"
@@ -40,22 +39,13 @@ def toc_path():
 
 
 def toc_entries(toc=None):
-    """Every ``file`` of the table of contents (root first), without extension."""
-    toc = yaml.safe_load(Path(toc or toc_path()).read_text())
-    found = [toc["root"]]
+    """Every ``file`` of the table of contents (root first), without extension: the build
+    script's own reading of it."""
+    if str(REPO_ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    from build_book import toc_entries as entries
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return found
+    return entries(toc or toc_path())
 
 
 @dataclass
