@@ -40,7 +40,8 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -131,6 +132,12 @@ def stage_exercises(staging):
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
 
 
+def _execute(src, dst, parameters, cwd, timeout):
+    """Execute one notebook (in a process of its own: see :func:`stage`); returns nothing, so
+    that only an error, never the whole notebook, travels back to the parent."""
+    execute_notebook(src, dst, parameters=parameters, cwd=cwd, timeout=timeout)
+
+
 def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False, only=None, jobs=1):
     """Fill ``output/executed`` with the config, copied pages, exercises and executed notebooks.
 
@@ -169,30 +176,50 @@ def stage(parameters=None, timeout=600, output=BUILD, toc=None, keep_going=False
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(page, target)
 
-    def run(nb):
-        rel = nb.relative_to(ROOT)
-        start = time.perf_counter()
+    work = []
+    for nb in notebooks:
         declared = declared_parameters(nb)
         ours = {k: v for k, v in (parameters or {}).items() if k in declared}
+        work.append((str(nb.relative_to(ROOT)), nb, staging / nb.relative_to(ROOT), ours))
+    results = execute_notebooks(work, jobs=jobs, timeout=timeout, keep_going=keep_going)
+    for name, _, dst, _ in work:
+        if dst.exists():
+            hide_parameter_cells(dst)
+    return results
+
+
+def execute_notebooks(work, jobs=1, timeout=600, keep_going=False):
+    """Execute ``work``, a list of ``(name, src, dst, parameters)``, ``jobs`` notebooks at once.
+
+    Every kernel's working directory is its notebook's own folder (``src.parent``).  Returns
+    ``{name: {"ok", "seconds", "error"}}`` in the order of ``work``; without ``keep_going`` the
+    first failure raises :class:`NotebookExecutionError`.
+    """
+    def run(item):
+        name, src, dst, params = item
+        start = time.perf_counter()
         error = None
         try:
-            execute_notebook(nb, staging / rel, parameters=ours, cwd=nb.parent, timeout=timeout)
+            kernels.submit(_execute, src, dst, params, Path(src).parent, timeout).result()
         except NotebookExecutionError as err:
             if not keep_going:
                 raise
             error = str(err)
             print(f"error: {err}", file=sys.stderr)
-        if (staging / rel).exists():
-            hide_parameter_cells(staging / rel)
-        return str(rel), {"ok": error is None, "seconds": round(time.perf_counter() - start, 1), "error": error}
+        return name, {"ok": error is None, "seconds": round(time.perf_counter() - start, 1), "error": error}
 
     results = {}
-    with tqdm(total=len(notebooks), desc="executing notebooks", unit="nb", file=sys.stderr) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        # Each notebook runs in its own kernel process; the threads only wait for them.
-        for rel, result in pool.map(run, notebooks):
-            results[rel] = result
-            bar.set_postfix_str(rel)
+    # papermill sets a kernel's working directory by chdir-ing the whole calling process, so two
+    # notebooks executed from one process at once can start a kernel in the other's folder (or
+    # in the checkout's root). Each notebook is therefore executed from a process of its own;
+    # the threads only wait for those processes and keep the progress bar.
+    kernels = ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1,
+                                  mp_context=multiprocessing.get_context("spawn"))
+    with tqdm(total=len(work), desc="executing notebooks", unit="nb", file=sys.stderr) as bar, \
+            kernels, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, result in pool.map(run, work):
+            results[name] = result
+            bar.set_postfix_str(name)
             bar.update()
     return results
 

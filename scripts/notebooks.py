@@ -44,6 +44,11 @@ class NotebookExecutionError(RuntimeError):
             message += f"\n(the partially executed notebook is at {output})"
         super().__init__(message)
 
+    def __reduce__(self):
+        # So that the error keeps its attributes when it crosses from a worker process.
+        return (type(self), (self.notebook, self.cell_index, self.cell_line, self.ename, self.evalue,
+                             self.output))
+
 
 def _first_line(source):
     for line in source.splitlines():

@@ -141,3 +141,39 @@ def test_book_build_fails_when_a_downloaded_notebook_is_missing(tmp_path):
     present = build()
     assert present.returncode == 0, present.stdout[-3000:] + present.stderr[-3000:]
     assert list((tmp_path / "_build" / "html" / "_downloads").rglob("ch99_x.ipynb"))
+
+
+def _notebook(path, *sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_notebooks_executed_at_once_each_run_in_their_own_folder(tmp_path):
+    # papermill chdirs the whole calling process: two notebooks started from one process at once
+    # could run in each other's folder (CI once ran chapter 7 in the checkout's root that way).
+    import os
+
+    import build_book
+    from notebooks import NotebookExecutionError
+
+    check = ("import os, time\ntime.sleep(3)\n"
+             "assert os.path.basename(os.getcwd()) == {name!r}, os.getcwd()")
+    work = [(name, _notebook(tmp_path / name / "page.ipynb", check.format(name=name)),
+             tmp_path / "out" / name / "page.ipynb", {}) for name in ("first", "second", "third")]
+    work.append(("broken", _notebook(tmp_path / "broken" / "page.ipynb", "x = 1", "1 / 0"),
+                 tmp_path / "out" / "broken" / "page.ipynb", {}))
+    here = os.getcwd()
+    results = build_book.execute_notebooks(work, jobs=3, timeout=60, keep_going=True)
+    assert os.getcwd() == here
+    assert [name for name, result in results.items() if result["ok"]] == ["first", "second", "third"]
+    assert "cell 1 ('1 / 0') failed: ZeroDivisionError" in results["broken"]["error"]
+    with pytest.raises(NotebookExecutionError) as raised:
+        build_book.execute_notebooks(work[-1:], timeout=60)
+    assert (raised.value.cell_index, raised.value.ename) == (1, "ZeroDivisionError")
