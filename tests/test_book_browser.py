@@ -12,6 +12,8 @@ Each page is visited once per width; the tests below assert, page by page:
   equation must scroll inside its own box);
 * every ``.ipynb`` link (the page's download button, a chapter's graded assignment) points at a
   notebook that exists in the build;
+* no page is longer than about ten desktop screens (9,000 px at 1400 x 900): a long chapter is
+  split into section pages;
 * the offline search page finds "convolution", with summaries free of TeX.
 
 A full-page screenshot of every page at both widths lands in ``_build/screenshots/`` for a
@@ -315,6 +317,20 @@ def test_desktop_column_holds_every_table_code_block_and_output(driver, book, pa
     assert not blocks, (
         f"{page} at desktop: block(s) wider than the text column (they scroll sideways), e.g.:\n  "
         + "\n  ".join(blocks))
+
+
+# About ten screens of a 1400 x 900 desktop window: a longer chapter is split into section pages
+# (issue 11), measured on the smoke build (the full build's pages differ by a few lines of output).
+MAX_PAGE_HEIGHT = 9_000
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_is_at_most_about_ten_screens_long(driver, book, page):
+    height = visit(driver, book, page, "desktop").report["height"]
+    assert height <= MAX_PAGE_HEIGHT, (
+        f"{page} is {height:,} px tall at desktop width, more than about ten screens "
+        f"({MAX_PAGE_HEIGHT:,} px): split it into section pages (see book/05b_conv_speed.ipynb and "
+        "_toc.yml's sections)")
 
 
 def _local_file(url):
