@@ -321,3 +321,39 @@ def test_book_page_shows_library_source_that_exists(path):
             obj = getattr(obj, attr)
         module = getattr(obj, "__module__", "") or ""
         assert module.startswith("dlcourse"), f"{_rel(path)} shows {name}, defined in {module!r}"
+
+
+# --- (e) a section page that rebuilds an earlier page's state rebuilds the same thing -------------
+
+def _top_level(path):
+    """``name -> ast.dump`` of every function a page defines, and ``[ast.dump]`` of its calls to
+    ``split_dataset`` and of its assignments to the toy problem's names."""
+    functions, statements = {}, []
+    for cell in _code_cells(path):
+        for node in ast.parse(_python_source(cell)).body:
+            if isinstance(node, ast.FunctionDef):
+                functions[node.name] = ast.dump(node)
+            elif isinstance(node, ast.Assign):
+                names = {t.id for t in ast.walk(node) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
+                calls = [c for c in ast.walk(node.value) if isinstance(c, ast.Call)]
+                if names & {"toy_rng", "X_toy", "mlp_hidden", "params"} or any(
+                        getattr(c.func, "id", None) == "split_dataset" for c in calls):
+                    statements.append(ast.dump(node))
+    return functions, statements
+
+
+@pytest.mark.parametrize("section, chapter_page, names", [
+    ("book/07a_mlp_autograd.ipynb", "book/07_lenet.ipynb", ("spirals", "mlp_init", "mlp_forward", "mlp_backward")),
+    ("book/07b_softmax_sgd.ipynb", "book/07_lenet.ipynb", ("spirals", "mlp_init", "mlp_forward", "mlp_backward")),
+    ("book/07d_lenet_pytorch.ipynb", "book/07c_lenet_numpy.ipynb", ("standard_error",)),
+    ("book/07e_lenet_results.ipynb", "book/07c_lenet_numpy.ipynb", ("standard_error",)),
+])
+def test_chapter_7_sections_rebuild_what_the_earlier_page_shows(section, chapter_page, names):
+    """Chapter 7's sections rebuild the toy MLP of the chapter page, or the MNIST split of
+    07c_lenet_numpy, in a hidden cell: the code must stay the code the reader saw there."""
+    shown_functions, shown_statements = _top_level(REPO_ROOT / chapter_page)
+    rebuilt_functions, rebuilt_statements = _top_level(REPO_ROOT / section)
+    for name in names:
+        assert rebuilt_functions.get(name) == shown_functions[name], f"{section}: {name} differs from {chapter_page}'s"
+    assert rebuilt_statements and all(s in shown_statements for s in rebuilt_statements), (
+        f"{section}: the rebuilt toy problem or data split differs from {chapter_page}'s")
