@@ -36,6 +36,6 @@ def __getattr__(name):
         return importlib.import_module(f"dlcourse.{name}")
     if name in ("regularization", "transfer"):  # chapters 19 and 22: dlcourse.transfer.small_cnn works unimported
         return importlib.import_module(f"dlcourse.{name}")
-    if name in ("models", "numpy_lenet"):  # section pages: show_source(dlcourse.models.ResNet.small), dlcourse.numpy_lenet.NumpyLeNet
+    if name in ("models", "numpy_lenet"):  # book pages: show_source(dlcourse.models.ResNet.small)
         return importlib.import_module(f"dlcourse.{name}")
     raise AttributeError(f"module 'dlcourse' has no attribute {name!r}")
