@@ -32,6 +32,15 @@ BATCH_WITH_A_LOOP = """
 def corr2d_batch(X, K):
     return np.stack([convolve2d_loops(x, K[::-1, ::-1]) for x in X])
 """
+A_LOOP_OVER_THE_IMAGES = """
+import numpy as np
+def corr2d_batch(X, K):
+    out = []
+    for x in X:  # each image vectorized, but one Python iteration per image
+        windows = np.lib.stride_tricks.sliding_window_view(x, K.shape)
+        out.append(np.tensordot(windows, K, axes=([2, 3], [0, 1])))
+    return np.stack(out)
+"""
 MODIFIES_ITS_INPUT = """
 import numpy as np
 def convolve2d_loops(X, K):
@@ -58,6 +67,7 @@ EXPECTED = {
     "syntax": 7.0,
     "forever": 6.0,
     "loops": 7.0,
+    "image_loop": 7.0,
     "mutates": 7.0,
     "untraced": 7.0,
 }
@@ -73,6 +83,7 @@ def graded(tmp_path_factory):
     write_submission(root, "syntax", A, make_submission(A, {"corr2d_batch": SYNTAX_ERROR}))
     write_submission(root, "forever", A, make_submission(A, {"input_gradient": LOOPS_FOREVER}))
     write_submission(root, "loops", A, make_submission(A, {"corr2d_batch": BATCH_WITH_A_LOOP}))
+    write_submission(root, "image_loop", A, make_submission(A, {"corr2d_batch": A_LOOP_OVER_THE_IMAGES}))
     write_submission(root, "mutates", A, make_submission(A, {"convolve2d_loops": MODIFIES_ITS_INPUT}))
     write_submission(root, "untraced", A, make_submission(A, {"corr2d_batch": SWITCHES_OFF_THE_LINE_COUNTER}))
     db = out / "gb.db"
@@ -128,6 +139,7 @@ def _message(graded, student, function):
 
 def test_a_python_loop_in_a_vectorized_task_is_caught(graded):
     assert "lines of Python" in _message(graded, "loops", "corr2d_batch")
+    assert "lines of Python" in _message(graded, "image_loop", "corr2d_batch")
     assert "sys.settrace" in _message(graded, "untraced", "corr2d_batch")
 
 
