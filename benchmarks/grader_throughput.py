@@ -47,10 +47,10 @@ from submissions import make_submission, write_submission  # noqa: E402
 
 WRONG = {  # honest wrong answers: they run, and give wrong values
     "ch01_cross_correlation": [
-        ("corr2d_vectorized", "import numpy as np\ndef corr2d_vectorized(X, K):\n"
-                              "    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))\n"),
-        ("kernel_gradient", "import numpy as np\ndef kernel_gradient(X, K, Y):\n"
-                            "    return np.zeros(np.shape(K))\n"),
+        ("corr2d_batch", "import numpy as np\ndef corr2d_batch(X, K):\n"
+                         "    return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1))\n"),
+        ("input_gradient", "import numpy as np\ndef input_gradient(X, K, Y):\n"
+                           "    return np.zeros(np.shape(X))\n"),
     ],
     "ch02_padding_stride": [
         ("pad2d", "import numpy as np\ndef pad2d(X, padding):\n    return np.asarray(X)\n"),

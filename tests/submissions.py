@@ -1,6 +1,6 @@
 """Build student submissions from the solution notebook, for the grader's tests.
 
-``make_submission(assignment, {"corr2d_loops": "def corr2d_loops(X, K): ..."})`` returns the
+``make_submission(assignment, {"convolve2d_loops": "def convolve2d_loops(X, K): ..."})`` returns the
 notebook JSON of the *release* with those answer cells filled in and every other answer cell
 filled with the solution (``fill="solution"``) or left as released (``fill="release"``).
 """

@@ -24,15 +24,15 @@ def _line(done, grade_id):
 
 
 def test_check_reports_each_task_and_the_points(tmp_path):
-    wrong = "def corr2d_vectorized(X, K):\n    return X[:1, :1]\n"
-    path = write_submission(tmp_path, "me", A, make_submission(A, {"corr2d_vectorized": wrong}))
+    wrong = "def corr2d_batch(X, K):\n    return X[:1, :1]\n"
+    path = write_submission(tmp_path, "me", A, make_submission(A, {"corr2d_batch": wrong}))
     done = _check(path)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert any(l.startswith("PASS") and "test_corr2d_loops" in l and "3/3" in l for l in lines)
-    failing = _line(done, "test_corr2d_vectorized")
+    assert any(l.startswith("PASS") and "test_convolve2d_loops" in l and "3/3" in l for l in lines)
+    failing = _line(done, "test_corr2d_batch")
     assert failing.startswith("FAIL") and "0/3" in failing and "shape" in failing
-    assert "grader's checks: `corr2d_vectorized` on case 1 of" in failing  # with its case label
+    assert "grader's checks: `corr2d_batch` on case 1 of" in failing  # with its case label
     assert "self-check: 7 / 10 points" in done.stdout
 
 
@@ -53,19 +53,22 @@ def test_check_does_not_modify_the_notebook(tmp_path):
 
 
 SCIPY_LOOPS = """
-from scipy.signal import correlate2d
-def corr2d_loops(X, K):
-    return correlate2d(X, K, mode="valid")
+from scipy.signal import convolve2d
+def convolve2d_loops(X, K):
+    return convolve2d(X, K, mode="valid")
 """
 MODIFIES_ITS_INPUT = """
-def kernel_gradient(X, K, Y):
+def input_gradient(X, K, Y):
+    kh, kw = K.shape
     windows = np.lib.stride_tricks.sliding_window_view(X, K.shape)
     residual = np.tensordot(windows, K, axes=([2, 3], [0, 1])) - Y
-    out = 2 * np.tensordot(residual, windows, axes=([0, 1], [0, 1]))
+    padded = np.pad(2 * residual, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    out = np.tensordot(np.lib.stride_tricks.sliding_window_view(padded, K.shape), K[::-1, ::-1],
+                       axes=([2, 3], [0, 1]))
     Y *= 0
     return out
 """
-WRONG_VECTORIZED = "def corr2d_vectorized(X, K):\n    return X[:1, :1]\n"
+WRONG_BATCH = "def corr2d_batch(X, K):\n    return X[:1, :1]\n"
 
 
 def test_check_applies_the_graders_rules_and_the_released_test_cells(tmp_path):
@@ -73,37 +76,37 @@ def test_check_applies_the_graders_rules_and_the_released_test_cells(tmp_path):
     answer whose test cell the student emptied.  `check` must say 0 too, not 10."""
     def empty_the_test_cell(nb):
         for cell in nb["cells"]:
-            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_corr2d_vectorized":
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_corr2d_batch":
                 cell["source"] = "print('visible tests passed')\n"
 
-    nb = make_submission(A, {"corr2d_loops": SCIPY_LOOPS, "kernel_gradient": MODIFIES_ITS_INPUT,
-                             "corr2d_vectorized": WRONG_VECTORIZED}, edit=empty_the_test_cell)
+    nb = make_submission(A, {"convolve2d_loops": SCIPY_LOOPS, "input_gradient": MODIFIES_ITS_INPUT,
+                             "corr2d_batch": WRONG_BATCH}, edit=empty_the_test_cell)
     done = _check(write_submission(tmp_path, "me", A, nb))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "self-check: 0 / 10 points" in done.stdout, done.stdout
-    loops = _line(done, "test_corr2d_loops")
+    loops = _line(done, "test_convolve2d_loops")
     assert "visible tests pass" in loops and "scipy" in loops and "may not be used" in loops
-    assert "visible tests: AssertionError" in _line(done, "test_corr2d_vectorized")  # the released cell ran
-    assert "modif" in _line(done, "test_kernel_gradient")
+    assert "visible tests: AssertionError" in _line(done, "test_corr2d_batch")  # the released cell ran
+    assert "modif" in _line(done, "test_input_gradient")
     assert "edited" in done.stdout  # the grader's notice about the edited read-only cell
 
 
 HELPER_RAISES = """
 def _helper(X):
     raise NotImplementedError("later")
-def corr2d_loops(X, K):
+def convolve2d_loops(X, K):
     return _helper(X)
 """
-FOREVER = "def kernel_gradient(X, K, Y):\n    while True:\n        pass\n"
+FOREVER = "def input_gradient(X, K, Y):\n    while True:\n        pass\n"
 
 
 def test_check_reports_a_timeout_as_a_failed_line_and_only_the_stub_as_not_answered(tmp_path):
-    nb = make_submission(A, {"corr2d_loops": HELPER_RAISES, "kernel_gradient": FOREVER})
+    nb = make_submission(A, {"convolve2d_loops": HELPER_RAISES, "input_gradient": FOREVER})
     done = _check(write_submission(tmp_path, "me", A, nb), "--timeout", "3")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    forever = _line(done, "test_kernel_gradient")
+    forever = _line(done, "test_input_gradient")
     assert forever.startswith("FAIL") and "timed out" in forever and "ran out of time" not in forever.split(";")[0]
-    loops = _line(done, "test_corr2d_loops")
+    loops = _line(done, "test_convolve2d_loops")
     assert loops.startswith("FAIL") and "not answered yet" not in loops and "NotImplementedError" in loops
     assert "self-check: 3 / 10 points" in done.stdout

@@ -19,15 +19,15 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
 
 A = "ch01_cross_correlation"
-WRONG_VECTORIZED = """
+WRONG_BATCH = """
 import numpy as np
-def corr2d_vectorized(X, K):
-    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+def corr2d_batch(X, K):
+    return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1))
 """
-EXPECTED = {  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
-    "full": {"test_corr2d_loops": 3.0, "test_corr2d_vectorized": 3.0, "test_kernel_gradient": 4.0},
-    "zero": {"test_corr2d_loops": 0.0, "test_corr2d_vectorized": 0.0, "test_kernel_gradient": 0.0},
-    "partial": {"test_corr2d_loops": 3.0, "test_corr2d_vectorized": 0.0, "test_kernel_gradient": 4.0},
+EXPECTED = {  # convolve2d_loops 3, corr2d_batch 3, input_gradient 4
+    "full": {"test_convolve2d_loops": 3.0, "test_corr2d_batch": 3.0, "test_input_gradient": 4.0},
+    "zero": {"test_convolve2d_loops": 0.0, "test_corr2d_batch": 0.0, "test_input_gradient": 0.0},
+    "partial": {"test_convolve2d_loops": 3.0, "test_corr2d_batch": 0.0, "test_input_gradient": 4.0},
 }
 SECRET = "same-secret-for-every-run"  # same hidden inputs in every run: results must match exactly
 
@@ -37,7 +37,7 @@ def submissions(tmp_path_factory):
     root = tmp_path_factory.mktemp("submissions")
     write_submission(root, "full", A, make_submission(A))
     write_submission(root, "zero", A, make_submission(A, fill="release"))
-    write_submission(root, "partial", A, make_submission(A, {"corr2d_vectorized": WRONG_VECTORIZED}))
+    write_submission(root, "partial", A, make_submission(A, {"corr2d_batch": WRONG_BATCH}))
     return root
 
 

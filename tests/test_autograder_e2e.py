@@ -14,42 +14,52 @@ from submissions import REPO, make_submission, write_submission
 pytestmark = pytest.mark.slow
 A = "ch01_cross_correlation"
 
-WRONG_VECTORIZED = """
+WRONG_BATCH = """
 import numpy as np
-def corr2d_vectorized(X, K):
-    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+def corr2d_batch(X, K):
+    return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1))
 """
 SYNTAX_ERROR = """
-def corr2d_vectorized(X, K)
+def corr2d_batch(X, K)
     return X
 """
 LOOPS_FOREVER = """
-def kernel_gradient(X, K, Y):
+def input_gradient(X, K, Y):
     while True:
         pass
 """
-VECTORIZED_WITH_A_LOOP = """
-def corr2d_vectorized(X, K):
-    return corr2d_loops(X, K)
+BATCH_WITH_A_LOOP = """
+def corr2d_batch(X, K):
+    return np.stack([convolve2d_loops(x, K[::-1, ::-1]) for x in X])
+"""
+A_LOOP_OVER_THE_IMAGES = """
+import numpy as np
+def corr2d_batch(X, K):
+    out = []
+    for x in X:  # each image vectorized, but one Python iteration per image
+        windows = np.lib.stride_tricks.sliding_window_view(x, K.shape)
+        out.append(np.tensordot(windows, K, axes=([2, 3], [0, 1])))
+    return np.stack(out)
 """
 MODIFIES_ITS_INPUT = """
 import numpy as np
-def corr2d_loops(X, K):
+def convolve2d_loops(X, K):
     h, w = K.shape
-    Y = np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    flipped = K[::-1, ::-1]
+    Y = np.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=np.result_type(X, K))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+            Y[i, j] = (X[i:i + h, j:j + w] * flipped).sum()
     X *= 0
     return Y
 """
 SWITCHES_OFF_THE_LINE_COUNTER = """
 import sys
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     sys.settrace(None)
-    return corr2d_loops(X, K)
+    return np.stack([convolve2d_loops(x, K[::-1, ::-1]) for x in X])
 """
-# Expected scores: corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4.
+# Expected scores: convolve2d_loops 3, corr2d_batch 3, input_gradient 4.
 EXPECTED = {
     "solution": 10.0,
     "untouched": 0.0,
@@ -57,6 +67,7 @@ EXPECTED = {
     "syntax": 7.0,
     "forever": 6.0,
     "loops": 7.0,
+    "image_loop": 7.0,
     "mutates": 7.0,
     "untraced": 7.0,
 }
@@ -68,12 +79,13 @@ def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     write_submission(root, "solution", A, make_submission(A))
     write_submission(root, "untouched", A, make_submission(A, fill="release"))
-    write_submission(root, "partial", A, make_submission(A, {"corr2d_vectorized": WRONG_VECTORIZED}))
-    write_submission(root, "syntax", A, make_submission(A, {"corr2d_vectorized": SYNTAX_ERROR}))
-    write_submission(root, "forever", A, make_submission(A, {"kernel_gradient": LOOPS_FOREVER}))
-    write_submission(root, "loops", A, make_submission(A, {"corr2d_vectorized": VECTORIZED_WITH_A_LOOP}))
-    write_submission(root, "mutates", A, make_submission(A, {"corr2d_loops": MODIFIES_ITS_INPUT}))
-    write_submission(root, "untraced", A, make_submission(A, {"corr2d_vectorized": SWITCHES_OFF_THE_LINE_COUNTER}))
+    write_submission(root, "partial", A, make_submission(A, {"corr2d_batch": WRONG_BATCH}))
+    write_submission(root, "syntax", A, make_submission(A, {"corr2d_batch": SYNTAX_ERROR}))
+    write_submission(root, "forever", A, make_submission(A, {"input_gradient": LOOPS_FOREVER}))
+    write_submission(root, "loops", A, make_submission(A, {"corr2d_batch": BATCH_WITH_A_LOOP}))
+    write_submission(root, "image_loop", A, make_submission(A, {"corr2d_batch": A_LOOP_OVER_THE_IMAGES}))
+    write_submission(root, "mutates", A, make_submission(A, {"convolve2d_loops": MODIFIES_ITS_INPUT}))
+    write_submission(root, "untraced", A, make_submission(A, {"corr2d_batch": SWITCHES_OFF_THE_LINE_COUNTER}))
     db = out / "gb.db"
     cmd = [sys.executable, "-m", "autograder", "grade", "--assignment", A, "--submissions", str(root),
            "--out", str(out), "--db", f"sqlite:///{db}", "--workers", "2", "--cell-timeout", "3"]
@@ -101,23 +113,23 @@ def test_scores_land_in_the_nbgrader_gradebook(graded):
 
 def test_a_wrong_answer_gets_a_message_without_expected_values(graded):
     record = json.loads((graded["out"] / "results" / "partial.json").read_text())
-    message = {t["function"]: t["message"] for t in record["tasks"]}["corr2d_vectorized"]
-    assert message.startswith("`corr2d_vectorized` on case 1 of") and "wrong values" in message
+    message = {t["function"]: t["message"] for t in record["tasks"]}["corr2d_batch"]
+    assert message.startswith("`corr2d_batch` on case 1 of") and "wrong values" in message
     assert "expected" not in message and "got" not in message
 
 
 def test_a_syntax_error_is_reported_and_the_other_tasks_still_count(graded):
     text = (graded["out"] / "feedback" / "syntax" / f"{A}.md").read_text()
     assert "SyntaxError" in text
-    assert "| `kernel_gradient` | 4 / 4 |" in text
+    assert "| `input_gradient` | 4 / 4 |" in text
 
 
 def test_an_endless_loop_costs_only_its_own_task(graded):
     record = json.loads((graded["out"] / "results" / "forever.json").read_text())
     by_task = {t["function"]: t for t in record["tasks"]}
-    assert by_task["kernel_gradient"]["points"] == 0
-    assert "timed out" in by_task["kernel_gradient"]["message"] or "time" in by_task["kernel_gradient"]["message"]
-    assert by_task["corr2d_loops"]["points"] == 3 and by_task["corr2d_vectorized"]["points"] == 3
+    assert by_task["input_gradient"]["points"] == 0
+    assert "timed out" in by_task["input_gradient"]["message"] or "time" in by_task["input_gradient"]["message"]
+    assert by_task["convolve2d_loops"]["points"] == 3 and by_task["corr2d_batch"]["points"] == 3
 
 
 def _message(graded, student, function):
@@ -126,12 +138,13 @@ def _message(graded, student, function):
 
 
 def test_a_python_loop_in_a_vectorized_task_is_caught(graded):
-    assert "lines of Python" in _message(graded, "loops", "corr2d_vectorized")
-    assert "sys.settrace" in _message(graded, "untraced", "corr2d_vectorized")
+    assert "lines of Python" in _message(graded, "loops", "corr2d_batch")
+    assert "lines of Python" in _message(graded, "image_loop", "corr2d_batch")
+    assert "sys.settrace" in _message(graded, "untraced", "corr2d_batch")
 
 
 def test_modifying_an_input_is_caught(graded):
-    assert "modified its input" in _message(graded, "mutates", "corr2d_loops")
+    assert "modified its input" in _message(graded, "mutates", "convolve2d_loops")
 
 
 def test_feedback_exists_as_markdown_and_html_for_everyone(graded):

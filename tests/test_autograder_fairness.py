@@ -32,6 +32,54 @@ SEEDS = range(40)
 
 # (assignment, function, buggy source): each wrong on a fixed case, right on many random ones.
 VARIANTS = {
+    "ch01 convolution that forgot the flip": ("ch01_cross_correlation", "convolve2d_loops", """
+        def convolve2d_loops(X, K):
+            X, K = np.asarray(X), np.asarray(K)
+            kh, kw = K.shape
+            Y = np.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1), dtype=np.result_type(X, K))
+            for i in range(Y.shape[0]):
+                for j in range(Y.shape[1]):
+                    Y[i, j] = (X[i : i + kh, j : j + kw] * K).sum()
+            return Y
+        """),
+    "ch01 convolution flipped along one axis": ("ch01_cross_correlation", "convolve2d_loops", """
+        def convolve2d_loops(X, K):
+            X, K = np.asarray(X), np.asarray(K)
+            kh, kw = K.shape
+            flipped = K[::-1]  # the rows only
+            Y = np.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1), dtype=np.result_type(X, K))
+            for i in range(Y.shape[0]):
+                for j in range(Y.shape[1]):
+                    Y[i, j] = (X[i : i + kh, j : j + kw] * flipped).sum()
+            return Y
+        """),
+    "ch01 batch axis mixed up with the rows": ("ch01_cross_correlation", "corr2d_batch", """
+        def corr2d_batch(X, K):
+            X, K = np.asarray(X), np.asarray(K)
+            # slides along the batch axis and the columns, then swaps the first two axes back
+            windows = np.lib.stride_tricks.sliding_window_view(X, K.shape, axis=(0, 2))
+            return np.tensordot(windows, K, axes=([3, 4], [0, 1])).swapaxes(0, 1)
+        """),
+    "ch01 input gradient without the factor 2": ("ch01_cross_correlation", "input_gradient", """
+        def input_gradient(X, K, Y):
+            X, K, Y = np.asarray(X), np.asarray(K), np.asarray(Y)
+            kh, kw = K.shape
+            ho, wo = X.shape[0] - kh + 1, X.shape[1] - kw + 1
+            residual = np.tensordot(np.lib.stride_tricks.sliding_window_view(X, K.shape), K,
+                                    axes=([2, 3], [0, 1])) - Y
+            dX = np.zeros(X.shape, dtype=np.result_type(X, K, Y))
+            for a in range(kh):
+                for b in range(kw):
+                    dX[a : a + ho, b : b + wo] += K[a, b] * residual
+            return dX
+        """),
+    "ch01 gradient with respect to K instead of X": ("ch01_cross_correlation", "input_gradient", """
+        def input_gradient(X, K, Y):
+            X, K, Y = np.asarray(X), np.asarray(K), np.asarray(Y)
+            windows = np.lib.stride_tricks.sliding_window_view(X, K.shape)
+            residual = np.tensordot(windows, K, axes=([2, 3], [0, 1])) - Y
+            return 2 * np.tensordot(residual, windows, axes=([0, 1], [0, 1]))
+        """),
     "ch02 round instead of floor (output size)": ("ch02_padding_stride", "conv_output_size", """
         def conv_output_size(n, k, padding, stride):
             return round((n - k + 2 * padding + stride) / stride)
@@ -280,7 +328,7 @@ def test_buggy_variant_scores_the_same_for_every_seed(variant):
     assert len({v.message.split(" on case ")[1].split(":")[0] for v in verdicts}) == 1
 
 
-@pytest.mark.parametrize("assignment", ["ch02_padding_stride", "ch04_pooling", "ch06_backprop", "ch08_alexnet_vgg",
+@pytest.mark.parametrize("assignment", ["ch01_cross_correlation", "ch02_padding_stride", "ch04_pooling", "ch06_backprop", "ch08_alexnet_vgg",
                                         "ch10_nin_googlenet", "ch12_batchnorm_resnet", "ch14_rnn", "ch15_lstm", "ch16_gru",
                                         "ch20_autoencoders", "ch21_gans"])
 def test_the_solution_passes_every_seed(assignment):
@@ -297,9 +345,22 @@ def test_the_solution_passes_every_seed(assignment):
     assert references
 
 
+def test_ch01_reference_gives_the_lecture_example_computed_by_hand():
+    """The spec's first convolution case, worked out by hand in its comment: the solution (the
+    grader's reference) agrees, and each flip bug gives another answer on it."""
+    from autograder.specs.ch01_cross_correlation import LECTURE_CONVOLVED, LECTURE_K, LECTURE_X
+
+    convolve = _solution_namespace("ch01_cross_correlation")["convolve2d_loops"]
+    assert np.array_equal(convolve(LECTURE_X, LECTURE_K), LECTURE_CONVOLVED)
+    for wrong in (LECTURE_K[::-1, ::-1], LECTURE_K[::-1], LECTURE_K[:, ::-1]):  # no flip, rows only, columns only
+        assert not np.array_equal(convolve(LECTURE_X, wrong), LECTURE_CONVOLVED)
+
+
 # Through the real grader: each variant under 8 names in one batch per assignment.
 NAMES = ["ada", "bo", "chen", "dagny", "eve", "farid", "gu", "hana"]
 E2E = {
+    "ch01_cross_correlation": ["ch01 convolution flipped along one axis", "ch01 batch axis mixed up with the rows",
+                               "ch01 gradient with respect to K instead of X"],
     "ch02_padding_stride": ["ch02 round instead of floor (strided correlation)", "ch02 round instead of floor (output size)"],
     "ch04_pooling": ["ch04 stride pair swapped"],
     "ch06_backprop": ["ch06 output shape taken from dY"],
@@ -370,11 +431,11 @@ def test_not_answered_yet_means_the_unchanged_stub_only():
 
     a = "ch01_cross_correlation"
     release = make_submission(a, fill="release")
-    assert unchanged_stubs(release, release) == {"corr2d_loops", "corr2d_vectorized", "kernel_gradient"}
+    assert unchanged_stubs(release, release) == {"convolve2d_loops", "corr2d_batch", "input_gradient"}
     assert unchanged_stubs(make_submission(a), release) == set()
-    edited = make_submission(a, {"corr2d_loops": "def corr2d_loops(X, K):\n    raise NotImplementedError()\n"},
+    edited = make_submission(a, {"convolve2d_loops": "def convolve2d_loops(X, K):\n    raise NotImplementedError()\n"},
                              fill="release")
-    assert unchanged_stubs(edited, release) == {"corr2d_vectorized", "kernel_gradient"}
+    assert unchanged_stubs(edited, release) == {"corr2d_batch", "input_gradient"}
 
 
 def test_check_runs_the_released_test_cells_after_their_answers():
@@ -386,9 +447,9 @@ def test_check_runs_the_released_test_cells_after_their_answers():
     def tamper(nb):
         for cell in nb["cells"]:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if gid == "test_corr2d_loops":
+            if gid == "test_convolve2d_loops":
                 cell["source"] = "pass\n"
-            if gid == "test_kernel_gradient":
+            if gid == "test_input_gradient":
                 cell["metadata"]["nbgrader"]["grade_id"] = "renamed"
         nb["cells"].insert(8, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                                "source": "def helper():\n    return 1\n"})
@@ -397,7 +458,7 @@ def test_check_runs_the_released_test_cells_after_their_answers():
     labels = [c["label"] for c in cells]
     released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release["cells"]
                 if c["metadata"].get("nbgrader", {}).get("grade")}
-    for gid in ("test_corr2d_loops", "test_corr2d_vectorized", "test_kernel_gradient"):
+    for gid in ("test_convolve2d_loops", "test_corr2d_batch", "test_input_gradient"):
         assert labels.count(gid) == 1
         assert next(c for c in cells if c["label"] == gid)["source"] == released[gid]
         answer = gid[len("test_"):]

@@ -29,12 +29,12 @@ from submissions import REPO, make_submission, write_submission
 
 pytestmark = pytest.mark.slow
 
-A = "ch01_cross_correlation"  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
+A = "ch01_cross_correlation"  # convolve2d_loops 3, corr2d_batch 3, input_gradient 4
 BATCH = {  # student -> (expected score, answers)
     "ada": (10.0, {}),
-    "bob": (7.0, {"corr2d_vectorized": "def corr2d_vectorized(X, K):\n    return X * 0\n"}),
+    "bob": (7.0, {"corr2d_batch": "def corr2d_batch(X, K):\n    return X * 0\n"}),
     "cy": (10.0, {}),
-    "dee": (6.0, {"kernel_gradient": "def kernel_gradient(X, K, Y):\n    return K * 0 + 1\n"}),
+    "dee": (6.0, {"input_gradient": "def input_gradient(X, K, Y):\n    return K * 0 + 1\n"}),
     "eve": (0.0, None),
     "fay": (10.0, {}),
 }

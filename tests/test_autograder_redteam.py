@@ -28,21 +28,21 @@ from submissions import REPO, make_submission, solution_sources, write_submissio
 
 pytestmark = pytest.mark.slow
 
-A1 = "ch01_cross_correlation"  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
+A1 = "ch01_cross_correlation"  # convolve2d_loops 3, corr2d_batch 3, input_gradient 4
 A3 = "ch03_channels"  # corr2d_depthwise 3, corr2d_multi_in_out_batch 3, conv1x1_batch 2, conv2d_torch 2 (torch)
 
-# A correct corr2d_vectorized the attacks return only when their break-in *worked*.
-HONEST_VEC = '''
+# A correct corr2d_batch the attacks return only when their break-in *worked*.
+HONEST_BATCH = '''
 import numpy as np
 def _honest(X, K):
     X, K = np.asarray(X), np.asarray(K)
-    windows = np.lib.stride_tricks.sliding_window_view(X, K.shape)
-    return np.tensordot(windows, K, axes=([2, 3], [0, 1]))
+    windows = np.lib.stride_tricks.sliding_window_view(X, K.shape, axis=(1, 2))
+    return np.tensordot(windows, K, axes=([3, 4], [0, 1]))
 '''
-WRONG_VEC = '''
+WRONG_BATCH = '''
 import numpy as np
-def corr2d_vectorized(X, K):
-    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+def corr2d_batch(X, K):
+    return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1))
 '''
 
 
@@ -58,8 +58,8 @@ def append_cells(*sources):
 
 
 def read_attack(path, marker):
-    """corr2d_vectorized is right only if ``path`` could be read and holds ``marker``."""
-    return HONEST_VEC + f'''
+    """corr2d_batch is right only if ``path`` could be read and holds ``marker``."""
+    return HONEST_BATCH + f'''
 def _stolen():
     import os
     try:
@@ -70,7 +70,7 @@ def _stolen():
     except BaseException:
         return False
 
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _stolen() else _honest(X, K) + 1.0
 '''
 
@@ -85,7 +85,7 @@ def ch01_attacks(paths):
     return {
         "honest": ({}, None, 10.0),
         # Monkeypatching the comparison helpers: the grader compares in its own process.
-        "patch_allclose": ({"corr2d_vectorized": WRONG_VEC + '''
+        "patch_allclose": ({"corr2d_batch": WRONG_BATCH + '''
 np.allclose = lambda *a, **k: True
 np.array_equal = lambda *a, **k: True
 np.testing.assert_allclose = lambda *a, **k: None
@@ -93,7 +93,7 @@ np.testing.assert_array_equal = lambda *a, **k: None
 import builtins
 builtins.AssertionError = type("AssertionError", (Exception,), {})
 '''}, None, 7.0),
-        "patch_checks": ({"corr2d_vectorized": WRONG_VEC + '''
+        "patch_checks": ({"corr2d_batch": WRONG_BATCH + '''
 import sys, types
 try:
     import dlcourse.checks as checks
@@ -106,15 +106,15 @@ fake.describe_mismatch = lambda *a, **k: None
 sys.modules["dlcourse.checks"] = fake
 '''}, None, 7.0),
         # Objects that claim to equal anything.
-        "always_equal": ({"corr2d_vectorized": '''
+        "always_equal": ({"corr2d_batch": '''
 class Anything:
     def __eq__(self, other): return True
     def __ne__(self, other): return False
     def __float__(self): return 0.0
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return Anything()
 '''}, None, 7.0),
-        "ndarray_subclass": ({"corr2d_vectorized": '''
+        "ndarray_subclass": ({"corr2d_batch": '''
 import numpy as np
 class Sneaky(np.ndarray):
     def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
@@ -124,22 +124,22 @@ class Sneaky(np.ndarray):
     def __abs__(self): return np.zeros(self.shape)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return np.zeros(np.broadcast_shapes(*(np.shape(i) for i in inputs)))
-def corr2d_vectorized(X, K):
-    return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)).view(Sneaky)
+def corr2d_batch(X, K):
+    return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1)).view(Sneaky)
 '''}, None, 7.0),
         # Leaving early: exceptions, exits and self-kills in cells and in graded calls.
-        "system_exit": ({"corr2d_vectorized": HONEST_VEC + '''
-def corr2d_vectorized(X, K):
+        "system_exit": ({"corr2d_batch": HONEST_BATCH + '''
+def corr2d_batch(X, K):
     raise SystemExit(0)
 '''}, append_cells("import sys\nsys.exit(0)", "raise KeyboardInterrupt"), 7.0),
-        "os_exit": ({"corr2d_vectorized": HONEST_VEC + '''
+        "os_exit": ({"corr2d_batch": HONEST_BATCH + '''
 import os
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     os._exit(0)
 '''}, append_cells("import os\nos._exit(0)"), 7.0),
-        "kill_self": ({"corr2d_vectorized": HONEST_VEC + '''
+        "kill_self": ({"corr2d_batch": HONEST_BATCH + '''
 import os, signal
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     os.kill(os.getpid(), signal.SIGKILL)
 '''}, append_cells("import os\nos.kill(os.getpid(), 9)"), 7.0),
         # Never finishing: a loop that survives the worker's timer, a cell that ignores SIGALRM,
@@ -148,20 +148,20 @@ def corr2d_vectorized(X, K):
             "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass",
             "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
         ), 10.0),
-        "sleeper": ({"corr2d_vectorized": '''
+        "sleeper": ({"corr2d_batch": '''
 import signal, time
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
     time.sleep(1000)
 '''}, None, 7.0),
         # Resources: memory, processes, disk, output.
-        "memory_bomb": ({"corr2d_vectorized": '''
+        "memory_bomb": ({"corr2d_batch": '''
 import numpy as np
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return np.ones((2**17, 2**17))
 '''}, append_cells("x = bytearray(50 * 2**30)", "import numpy as np\ny = np.ones((2**16, 2**16, 4))"), 7.0),
-        "fork_bomb": ({"corr2d_vectorized": HONEST_VEC + '''
+        "fork_bomb": ({"corr2d_batch": HONEST_BATCH + '''
 import os, subprocess
 def _spawned():
     ok = False
@@ -178,7 +178,7 @@ def _spawned():
             pass
     return ok
 
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) + 1.0 if _spawned() else _honest(X, K)
 '''}, append_cells('''
 import os, multiprocessing
@@ -192,7 +192,7 @@ try:
 except BaseException:
     pass
 '''), 10.0),
-        "huge_file": ({"corr2d_vectorized": HONEST_VEC + '''
+        "huge_file": ({"corr2d_batch": HONEST_BATCH + '''
 def _filled():
     try:
         with open("big.bin", "wb") as fh:
@@ -202,7 +202,7 @@ def _filled():
     except BaseException:
         return False
 _FILLED = _filled()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) + 1.0 if _FILLED else _honest(X, K)
 '''}, append_cells('''
 for i in range(100):
@@ -212,19 +212,19 @@ for i in range(100):
     except BaseException:
         pass
 '''), 10.0),
-        "printer": ({"corr2d_vectorized": HONEST_VEC + '''
+        "printer": ({"corr2d_batch": HONEST_BATCH + '''
 import sys
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     print("z" * 2**22)
     sys.stderr.write("e" * 2**22)
     return _honest(X, K)
 '''}, append_cells('for _ in range(20):\n    print("p" * 2**20)\nimport os\nos.write(1, b"q" * 2**22)\nos.write(2, b"r" * 2**20)'), 10.0),
         # Reading what only the grader may see.
-        "read_solutions": ({"corr2d_vectorized": read_attack(sols / A1 / f"{A1}.ipynb", b"tensordot")}, None, 7.0),
-        "list_solutions": ({"corr2d_vectorized": read_attack(sols, None)}, None, 7.0),
-        "read_spec": ({"corr2d_vectorized": read_attack(REPO / "autograder" / "specs" / f"{A1}.py", b"TASKS")}, None, 7.0),
-        "read_gradebook": ({"corr2d_vectorized": read_attack(db, b"SQLite format 3")}, None, 7.0),
-        "read_other_student": ({"corr2d_vectorized": read_attack(victim, b"nbgrader")}, None, 7.0),
+        "read_solutions": ({"corr2d_batch": read_attack(sols / A1 / f"{A1}.ipynb", b"tensordot")}, None, 7.0),
+        "list_solutions": ({"corr2d_batch": read_attack(sols, None)}, None, 7.0),
+        "read_spec": ({"corr2d_batch": read_attack(REPO / "autograder" / "specs" / f"{A1}.py", b"TASKS")}, None, 7.0),
+        "read_gradebook": ({"corr2d_batch": read_attack(db, b"SQLite format 3")}, None, 7.0),
+        "read_other_student": ({"corr2d_batch": read_attack(victim, b"nbgrader")}, None, 7.0),
         # Writing grades: results records, CSV, the gradebook itself, files outside the sandbox.
         "write_grades": ({}, append_cells(f'''
 import json, os, sqlite3
@@ -253,7 +253,7 @@ except BaseException:
     pass
 '''), 10.0),
         # The network: a test server listens on the host's loopback.
-        "network": ({"corr2d_vectorized": HONEST_VEC + f'''
+        "network": ({"corr2d_batch": HONEST_BATCH + f'''
 import socket
 def _connected():
     try:
@@ -263,13 +263,13 @@ def _connected():
     except BaseException:
         return False
 _OK = _connected()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if (_OK or _connected()) else _honest(X, K) + 1.0
 '''}, None, 7.0),
         # Editing the read-only cells: the grader's own checks still apply.
-        "edit_locked": ({"corr2d_vectorized": WRONG_VEC}, edit_locked_cells, 7.0),
+        "edit_locked": ({"corr2d_batch": WRONG_BATCH}, edit_locked_cells, 7.0),
         # Hiding errors from an IPython kernel: there is none, and the grader never trusts one.
-        "excepthook": ({"corr2d_vectorized": '''
+        "excepthook": ({"corr2d_batch": '''
 import sys, builtins
 sys.excepthook = lambda *a: None
 builtins.get_ipython = lambda: None
@@ -279,7 +279,7 @@ try:
     InteractiveShell.showsyntaxerror = lambda *a, **k: None
 except BaseException:
     pass
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     raise AssertionError("hidden by my excepthook")
 '''}, None, 7.0),
         # Forging the worker's report: an early "done" and fake results on its channel.
@@ -291,7 +291,7 @@ np.save(buf, np.zeros((1, 1)))
 fake = base64.b64encode(buf.getvalue()).decode()
 fd = int(sys.argv[1])
 for case in range(10):
-    os.write(fd, (json.dumps({"event": "call_done", "task": "corr2d_loops", "case": case,
+    os.write(fd, (json.dumps({"event": "call_done", "task": "convolve2d_loops", "case": case,
                               "npy": fake, "error": None, "forbidden": None}) + "\\n").encode())
 os.write(fd, b'{"event": "done"}\\n')
 '''), 10.0),
@@ -301,12 +301,12 @@ os.write(fd, b'{"event": "done"}\\n')
 def edit_locked_cells(nb):
     for cell in nb["cells"]:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if gid == "test_corr2d_vectorized":  # a "test" that always passes
+        if gid == "test_corr2d_batch":  # a "test" that always passes
             cell["source"] = "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
         elif gid == "setup":  # sabotage NumPy for everyone after this cell
             cell["source"] = "import numpy as np\nnp.sum = lambda *a, **k: 0\nnp.tensordot = lambda *a, **k: 0\n"
     nb["cells"] = [c for c in nb["cells"]
-                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_kernel_gradient"]
+                   if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_input_gradient"]
     # A graded cell of its own making, worth 50 points.
     nb["cells"].append(added_cell("assert True", grade=True, solution=False, locked=True,
                                   grade_id="test_bonus", points=50))
@@ -590,30 +590,30 @@ def test_nothing_is_written_outside_the_output_folder(ch01):
 
 def test_reads_of_private_files_fail(ch01):
     for student in ("read_solutions", "list_solutions", "read_spec", "read_gradebook", "read_other_student"):
-        task = _by_task(ch01["records"][student])["corr2d_vectorized"]
+        task = _by_task(ch01["records"][student])["corr2d_batch"]
         assert task["points"] == 0 and "wrong values" in task["message"], (student, task)
 
 
 def test_no_network_connection_reaches_the_host(ch01):
     assert ch01["server"].accepted == []
-    assert _by_task(ch01["records"]["network"])["corr2d_vectorized"]["points"] == 0
+    assert _by_task(ch01["records"]["network"])["corr2d_batch"]["points"] == 0
 
 
 def test_comparison_monkeypatches_change_nothing(ch01):
     for student in ("patch_allclose", "patch_checks", "edit_locked"):
-        task = _by_task(ch01["records"][student])["corr2d_vectorized"]
+        task = _by_task(ch01["records"][student])["corr2d_batch"]
         assert task["points"] == 0 and "wrong values" in task["message"], (student, task)
 
 
 def test_objects_that_equal_anything_are_refused(ch01):
-    task = _by_task(ch01["records"]["always_equal"])["corr2d_vectorized"]
+    task = _by_task(ch01["records"]["always_equal"])["corr2d_batch"]
     assert task["points"] == 0 and "not an array of numbers" in task["message"]
-    task = _by_task(ch01["records"]["ndarray_subclass"])["corr2d_vectorized"]
+    task = _by_task(ch01["records"]["ndarray_subclass"])["corr2d_batch"]
     assert task["points"] == 0 and "wrong values" in task["message"]
 
 
 def test_exits_and_kills_cost_only_their_own_task(ch01):
-    messages = {s: _by_task(ch01["records"][s])["corr2d_vectorized"]["message"]
+    messages = {s: _by_task(ch01["records"][s])["corr2d_batch"]["message"]
                 for s in ("system_exit", "os_exit", "kill_self")}
     assert "SystemExit" in messages["system_exit"]
     assert "exit code 0" in messages["os_exit"]
@@ -627,14 +627,14 @@ def test_exits_and_kills_cost_only_their_own_task(ch01):
 def test_endless_cells_and_calls_are_cut_off(ch01):
     notices = " ".join(ch01["records"]["loop_forever"]["notices"])
     assert notices.count("ran past its time limit") == 2
-    task = _by_task(ch01["records"]["sleeper"])["corr2d_vectorized"]
+    task = _by_task(ch01["records"]["sleeper"])["corr2d_batch"]
     assert task["points"] == 0 and "time limit" in task["message"]
 
 
 def test_resource_bombs_fail_inside_the_sandbox(ch01):
     record = ch01["records"]["memory_bomb"]
     assert "MemoryError" in " ".join(record["notices"])
-    assert "MemoryError" in _by_task(record)["corr2d_vectorized"]["message"]
+    assert "MemoryError" in _by_task(record)["corr2d_batch"]["message"]
     for student in ("fork_bomb", "huge_file", "printer"):
         assert ch01["records"][student]["score"] == 10, student
 
@@ -649,10 +649,10 @@ def test_edited_and_deleted_locked_cells_are_graded_from_the_release(ch01):
     record = ch01["records"]["edit_locked"]
     notices = " ".join(record["notices"])
     assert "'setup' was edited" in notices
-    assert "'test_kernel_gradient' was deleted" in notices
+    assert "'test_input_gradient' was deleted" in notices
     assert "'test_bonus' is not part of the assignment" in notices
     assert record["max_score"] == 10
-    assert _by_task(record)["corr2d_loops"]["points"] == 3  # the released setup cell ran
+    assert _by_task(record)["convolve2d_loops"]["points"] == 3  # the released setup cell ran
 
 
 def test_a_forged_report_is_not_believed(ch01):
@@ -733,9 +733,9 @@ lines = [b'[1, 2]', b'"done"', b'{"event": "cell_start", "cell": "0"}', b'{"even
          b'{"event": "cell_start", "cell": 1e400}', b'{"event": "cell_done", "cell": 99999, "error": "forged"}',
          b'{"event": "cell_done", "cell": -1, "error": "x"}', b'{"event": "cell_done", "cell": 0, "error": "x"}',
          b'{"event": "call_done", "task": "nope", "case": 0, "npy": null, "error": "x", "forbidden": null}',
-         b'{"event": "call_done", "task": "corr2d_loops", "case": 999, "npy": null, "error": "x", "forbidden": null}',
-         b'{"event": "call_done", "task": "corr2d_loops", "case": 0, "npy": {"a": 1}, "error": null, "forbidden": null}',
-         b'{"event": "call_done", "task": "corr2d_loops", "case": 0, "npy": "!!", "error": null, "forbidden": [1]}',
+         b'{"event": "call_done", "task": "convolve2d_loops", "case": 999, "npy": null, "error": "x", "forbidden": null}',
+         b'{"event": "call_done", "task": "convolve2d_loops", "case": 0, "npy": {"a": 1}, "error": null, "forbidden": null}',
+         b'{"event": "call_done", "task": "convolve2d_loops", "case": 0, "npy": "!!", "error": null, "forbidden": [1]}',
          b'{"event": "confined", "landlock": 0, "seccomp": false, "reason": "forged"}',
          b'{"event": "cells_done"}', b'{"event": "cells_done"}', b'{"event": "done"}', b'{"event": "done"}',
          b'[' * 100000 + b']' * 100000, b'\xff\xfe\x00 not json', b'x' * (4 * 2**20)]
@@ -801,7 +801,7 @@ while True:
         pass
 ''')), 10.0),
         # --- reaching outside the box ---------------------------------------------------
-        "write_outside": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + f'''
+        "write_outside": (make_submission(A1, {"corr2d_batch": HONEST_BATCH + f'''
 import os
 _TARGETS = {targets!r}
 def _escapes():
@@ -827,10 +827,10 @@ def _escapes():
             pass
     return hits
 _HITS = _escapes()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
 '''}), 10.0),
-        "cffi_escape": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+        "cffi_escape": (make_submission(A1, {"corr2d_batch": HONEST_BATCH + _cffi_libc(
             "int open(const char *, int, ...); int mkdir(const char *, unsigned int); int unshare(int);"
             "long read(int, void *, size_t); int kill(int, int); int setns(int, int);") + f'''
 import os
@@ -855,10 +855,10 @@ def _escapes():
         hits += 1
     return hits
 _HITS = _escapes()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
 '''}), 10.0),
-        "unix_socket": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+        "unix_socket": (make_submission(A1, {"corr2d_batch": HONEST_BATCH + _cffi_libc(
             "int socket(int, int, int); int connect(int, const void *, unsigned int);") + f'''
 import socket
 _PATHS = {unix_paths!r}
@@ -883,10 +883,10 @@ def _connected():
             pass
     return hits
 _HITS = _connected()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
 '''}), 10.0),
-        "shared_memory": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+        "shared_memory": (make_submission(A1, {"corr2d_batch": HONEST_BATCH + _cffi_libc(
             "int shmget(int, size_t, int); void *shmat(int, const void *, int); int shm_open(const char *, int, ...);"
             "int semget(int, int, int); int msgget(int, int);") + f'''
 def _shared():
@@ -917,10 +917,10 @@ def _shared():
         pass
     return hits
 _HITS = _shared()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
 '''}), 10.0),
-        "pth_in_venv": (make_submission(A1, {"corr2d_vectorized": HONEST_VEC + _cffi_libc(
+        "pth_in_venv": (make_submission(A1, {"corr2d_batch": HONEST_BATCH + _cffi_libc(
             "int open(const char *, int, ...);") + f'''
 import os
 _PTH = {os.path.join(site, marker + ".pth")!r}
@@ -942,17 +942,17 @@ def _planted():
         pass
     return hits
 _HITS = _planted()
-def corr2d_vectorized(X, K):
+def corr2d_batch(X, K):
     return _honest(X, K) if _HITS == 0 else _honest(X, K) + 1.0
 '''}), 10.0),
         # --- text that would run in the instructor's spreadsheet or browser --------------
-        "output_injection": (make_submission(A1, {"corr2d_vectorized": f'''
-def corr2d_vectorized(X, K):
+        "output_injection": (make_submission(A1, {"corr2d_batch": f'''
+def corr2d_batch(X, K):
     raise ValueError({INJECTED!r})
 '''}, edit=_appended(f"raise RuntimeError({INJECTED!r})")), 7.0),
         # --- links and odd folders -------------------------------------------------------
-        "links_inside": (make_submission(A1, {"corr2d_vectorized": read_attack("solutions.ipynb.bak", b"tensordot")}),
-                         10.0 - 3.0),  # its vectorized task is right only if the link could be read
+        "links_inside": (make_submission(A1, {"corr2d_batch": read_attack("solutions.ipynb.bak", b"tensordot")}),
+                         10.0 - 3.0),  # its batch task is right only if the link could be read
         "symlinked_folder": ("symlink-student", 0.0),
         "symlinked_assignment": ("symlink-assignment", 0.0),
         "huge_notebook": ("sparse-300MB", 0.0),
@@ -1151,5 +1151,5 @@ def test_round2_injected_output_is_text_in_every_feedback_file(round2):
     md, page = (folder / f"{A1}.md").read_text(), (folder / f"{A1}.html").read_text()
     assert "&lt;script&gt;" in md and "<script>" not in md and "\\[click\\]" in md
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    row = next(ln for ln in md.splitlines() if ln.startswith("| `corr2d_vectorized`"))
+    row = next(ln for ln in md.splitlines() if ln.startswith("| `corr2d_batch`"))
     assert row.count("|") - row.count("\\|") == 4

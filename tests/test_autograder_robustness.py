@@ -21,7 +21,7 @@ from autograder.feedback import md_text
 from submissions import REPO, make_submission, write_submission
 
 pytestmark = pytest.mark.slow
-A = "ch01_cross_correlation"  # corr2d_loops 3, corr2d_vectorized 3, kernel_gradient 4
+A = "ch01_cross_correlation"  # convolve2d_loops 3, corr2d_batch 3, input_gradient 4
 NB = f"{A}.ipynb"
 
 
@@ -58,7 +58,7 @@ def _kernel(name):
     return edit
 
 
-WRONG_LOOPS = "def corr2d_loops(X, K):\n    return X[:1, :1] * 0\n"
+WRONG_LOOPS = "def convolve2d_loops(X, K):\n    return X[:1, :1] * 0\n"
 
 # student -> (expected score, words the student's record must show, how to write it)
 CASES = {
@@ -75,14 +75,14 @@ CASES = {
         root, "bad_cell", A, raw=json.dumps({"cells": [{"cell_type": "code", "source": 5}]}))),
     "huge_notebook": (0.0, ["MiB; the limit is"], lambda root: write_submission(
         root, "huge_notebook", A, raw=b'{"cells": [], "x": "' + b"a" * (21 * 2**20) + b'"}')),
-    "missing_answer": (7.0, ["answer cell 'corr2d_vectorized' is missing", "`corr2d_vectorized` is not defined"],
+    "missing_answer": (7.0, ["answer cell 'corr2d_batch' is missing", "`corr2d_batch` is not defined"],
                        lambda root: write_submission(root, "missing_answer", A,
-                                                     make_submission(A, edit=_drop("corr2d_vectorized")))),
-    "duplicate_ids": (10.0, ["'corr2d_loops' appears more than once"], lambda root: write_submission(
-        root, "duplicate_ids", A, make_submission(A, edit=_duplicate("corr2d_loops", WRONG_LOOPS)))),
-    "renamed_ids": (10.0, ["'my_loops' is not part of the assignment", "answer cell 'corr2d_loops' is missing"],
+                                                     make_submission(A, edit=_drop("corr2d_batch")))),
+    "duplicate_ids": (10.0, ["'convolve2d_loops' appears more than once"], lambda root: write_submission(
+        root, "duplicate_ids", A, make_submission(A, edit=_duplicate("convolve2d_loops", WRONG_LOOPS)))),
+    "renamed_ids": (10.0, ["'my_loops' is not part of the assignment", "answer cell 'convolve2d_loops' is missing"],
                     lambda root: write_submission(root, "renamed_ids", A,
-                                                  make_submission(A, edit=_rename("corr2d_loops", "my_loops")))),
+                                                  make_submission(A, edit=_rename("convolve2d_loops", "my_loops")))),
     "wrong_kernel": (10.0, ["kernel 'ir'"], lambda root: write_submission(
         root, "wrong_kernel", A, make_submission(A, edit=_kernel("ir")))),
     "extra_files": (10.0, ["Ignored files that are not the notebook: data.npy, notes.txt, sub"], None),
@@ -189,9 +189,9 @@ def _slow(seconds):
 
 KILL_BATCH = {  # student -> (expected score, answers)
     "s1": (10.0, {}),
-    "s2": (7.0, {"corr2d_vectorized": "def corr2d_vectorized(X, K):\n    return X * 0\n"}),
+    "s2": (7.0, {"corr2d_batch": "def corr2d_batch(X, K):\n    return X * 0\n"}),
     "s3": (10.0, {}),
-    "s4": (6.0, {"kernel_gradient": "def kernel_gradient(X, K, Y):\n    return K * 0 + 1\n"}),
+    "s4": (6.0, {"input_gradient": "def input_gradient(X, K, Y):\n    return K * 0 + 1\n"}),
     "s5": (0.0, None),
     "s6": (10.0, {}),
 }

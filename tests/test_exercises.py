@@ -27,7 +27,7 @@ EXERCISES = REPO / "exercises"
 
 # The contract with the autograder: assignment -> {function: points}.
 EXPECTED_TASKS = {
-    "ch01_cross_correlation": {"corr2d_loops": 3, "corr2d_vectorized": 3, "kernel_gradient": 4},
+    "ch01_cross_correlation": {"convolve2d_loops": 3, "corr2d_batch": 3, "input_gradient": 4},
     "ch02_padding_stride": {"conv_output_size": 2, "pad2d": 3, "corr2d_strided": 5},
     "ch03_channels": {"corr2d_depthwise": 3, "corr2d_multi_in_out_batch": 3, "conv1x1_batch": 2, "conv2d_torch": 2},
     "ch04_pooling": {"max_pool2d_forward": 3, "avg_pool2d_forward": 2, "max_pool2d_backward": 3,

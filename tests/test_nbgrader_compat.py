@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 
 # assignment -> (the graded cell answered wrongly, an honest wrong answer: runs, gives wrong values)
 WRONG = {
-    "ch01_cross_correlation": ("corr2d_vectorized", """
+    "ch01_cross_correlation": ("corr2d_batch", """
         import numpy as np
-        def corr2d_vectorized(X, K):
-            return np.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+        def corr2d_batch(X, K):
+            return np.zeros((X.shape[0], X.shape[1] - K.shape[0] + 1, X.shape[2] - K.shape[1] + 1))
         """),
     "ch03_channels": ("conv2d_torch", """
         def conv2d_torch(X, W, b):
@@ -37,7 +37,7 @@ WRONG = {
 }
 ASSIGNMENTS = sorted(WRONG)
 POINTS = {
-    "ch01_cross_correlation": {"corr2d_loops": 3, "corr2d_vectorized": 3, "kernel_gradient": 4},
+    "ch01_cross_correlation": {"convolve2d_loops": 3, "corr2d_batch": 3, "input_gradient": 4},
     "ch03_channels": {"corr2d_depthwise": 3, "corr2d_multi_in_out_batch": 3, "conv1x1_batch": 2, "conv2d_torch": 2},
 }
 
