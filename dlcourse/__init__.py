@@ -34,6 +34,6 @@ def device():
 def __getattr__(name):
     if name in ("numpy_ops", "torch_ops", "gradcheck"):
         return importlib.import_module(f"dlcourse.{name}")
-    if name in ("regularization", "transfer"):  # chapters 19 and 22: dlcourse.transfer.small_cnn works unimported
+    if name in ("regularization", "transfer", "models"):  # chapters 17-22: dlcourse.transfer.small_cnn works unimported
         return importlib.import_module(f"dlcourse.{name}")
     raise AttributeError(f"module 'dlcourse' has no attribute {name!r}")
