@@ -34,7 +34,7 @@ def device():
 def __getattr__(name):
     if name in ("numpy_ops", "torch_ops", "gradcheck"):
         return importlib.import_module(f"dlcourse.{name}")
-    if name in ("regularization", "transfer"):  # chapters 19 and 22: dlcourse.transfer.small_cnn works unimported
+    if name in ("regularization", "transfer", "models"):  # chapters 17-22: dlcourse.transfer.small_cnn works unimported
         return importlib.import_module(f"dlcourse.{name}")
     if name in ("models", "numpy_lenet"):  # book pages: show_source(dlcourse.models.ResNet.small)
         return importlib.import_module(f"dlcourse.{name}")
