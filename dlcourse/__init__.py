@@ -34,8 +34,7 @@ def device():
 def __getattr__(name):
     if name in ("numpy_ops", "torch_ops", "gradcheck"):
         return importlib.import_module(f"dlcourse.{name}")
-    if name in ("regularization", "transfer", "models"):  # chapters 17-22: dlcourse.transfer.small_cnn works unimported
-        return importlib.import_module(f"dlcourse.{name}")
-    if name in ("models", "numpy_lenet"):  # book pages: show_source(dlcourse.models.ResNet.small)
+    # So that a book page can show_source(dlcourse.models.ResNet.small) without importing it.
+    if name in ("models", "numpy_lenet", "regularization", "transfer"):
         return importlib.import_module(f"dlcourse.{name}")
     raise AttributeError(f"module 'dlcourse' has no attribute {name!r}")
