@@ -75,12 +75,13 @@ sys.path.insert(0, str(ROOT))
 # validation); 40 epochs fit the CPU budget (about 4.5 CPU-s an epoch) and reach 99.3 %.  VGG: dropout 0.3 and 15
 # epochs (10 epochs with 0.5 underfit: 98.7 % validation, 99.1 % with these).  NiN: 18 epochs
 # (99.2 % validation against 99.1 % for 12 -- within the noise of 1,000 images -- at 197 CPU-s
-# measured under load, a little over the budget).  GoogLeNet: at about 14 CPU-s an epoch under load
-# (many tiny convolutions: the per-call overhead, not the arithmetic, sets its speed) the budget
-# holds 10-15 epochs; batch 128 with lr 0.1 for 13 epochs (dropout 0.2) gave the same 98.3 %
-# validation as these settings with a higher validation loss, 14 epochs 97.6 %, batch 256 with lr
-# 0.2 for 15 epochs 98.1 %; 18 epochs at batch 128 reached 98.7 % but took 214 CPU-s, so these
-# settings stay (the trials are in the JSON, "settings_trials").
+# measured under load, a little over the budget).  GoogLeNet: at an eighth of the widths (96 K
+# parameters) every recipe that fit the budget stopped at 97.6-98.3 % validation with training
+# accuracy no higher (underfitting; many tiny convolutions make per-call overhead, not
+# arithmetic, its cost); GoogLeNet.small() now has a quarter of the widths and dropout 0.2:
+# 10 epochs at dropout 0.4 and 12 epochs at dropout 0.2 both reached 99.4 % validation, the
+# second with the lower validation loss (0.023 against 0.031), so 12 epochs (the trials are in
+# the JSON, "settings_trials", validation figures only).
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
     "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
@@ -88,7 +89,7 @@ CONFIGS = {
     "alexnet": dict(COMMON, epochs=40, lr=0.01, model=dict(dropout=0.3)),
     "vgg": dict(COMMON, epochs=15, lr=0.02, model=dict(dropout=0.3)),
     "nin": dict(COMMON, epochs=18, lr=0.05),
-    "googlenet": dict(COMMON, epochs=10, lr=0.05),
+    "googlenet": dict(COMMON, epochs=12, lr=0.05),
     "resnet": dict(COMMON, epochs=12, lr=0.1),
 }
 TARGETS = {name: dict(test_acc=0.988, seconds=120) for name in CONFIGS}
