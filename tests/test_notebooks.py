@@ -281,6 +281,23 @@ def test_book_page_does_not_redefine_library_functions(path):
 SHOWN = re.compile(r"\b(?:show_source|inspect\.getsource)\(\s*([A-Za-z_][\w.]*)\s*\)")
 
 
+def _dlcourse_imports(path):
+    """{name: object} for what the page itself imports from dlcourse (`from dlcourse.models import
+    VGG`, `from dlcourse import augment`), so that `show_source(VGG.small)` counts as library code."""
+    names = {}
+    for cell in _code_cells(path):
+        for node in ast.walk(ast.parse(_python_source(cell))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "dlcourse":
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    try:
+                        obj = getattr(module, alias.name)
+                    except AttributeError:  # a submodule that the package does not import itself
+                        obj = importlib.import_module(f"{node.module}.{alias.name}")
+                    names[alias.asname or alias.name] = obj
+    return names
+
+
 @pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=_rel)
 def test_book_page_shows_library_source_that_exists(path):
     import dlcourse
@@ -290,6 +307,7 @@ def test_book_page_shows_library_source_that_exists(path):
     namespace = {"dlcourse": dlcourse, "numpy_ops": numpy_ops, "torch_ops": torch_ops,
                  "show_source": dlcourse.plot.show_source,
                  "conv_output_shape": dlcourse.conv_output_shape}
+    namespace.update(_dlcourse_imports(path))  # e.g. a section page's `from dlcourse.models import VGG`
     shown = [m.group(1) for cell in _code_cells(path) for m in SHOWN.finditer(cell.source)]
     from_library = [name for name in shown if name.split(".")[0] in namespace]
     assert from_library, (
