@@ -57,11 +57,12 @@ WRONG = {  # honest wrong answers: they run, and give wrong values
         ("conv_output_size", "def conv_output_size(n, k, padding, stride):\n    return n - k + 1\n"),
     ],
     "ch03_channels": [
-        ("conv1x1_matmul", "import numpy as np\ndef conv1x1_matmul(X, K):\n"
-                           "    return np.zeros((K.shape[0],) + np.shape(X)[1:])\n"),
-        ("corr2d_multi_in", "import numpy as np\ndef corr2d_multi_in(X, K):\n"
-                            "    X, K = np.asarray(X), np.asarray(K)\n"
-                            "    return np.zeros((X.shape[1] - K.shape[1] + 1, X.shape[2] - K.shape[2] + 1))\n"),
+        ("conv1x1_batch", "import numpy as np\ndef conv1x1_batch(X, K, b):\n"
+                          "    X, K = np.asarray(X), np.asarray(K)\n"
+                          "    return np.zeros((X.shape[0], K.shape[0]) + X.shape[2:])\n"),
+        ("corr2d_depthwise", "import numpy as np\ndef corr2d_depthwise(X, K):\n"
+                             "    X, K = np.asarray(X), np.asarray(K)\n"
+                             "    return np.zeros((X.shape[0], X.shape[1] - K.shape[1] + 1, X.shape[2] - K.shape[2] + 1))\n"),
     ],
 }
 
