@@ -81,7 +81,8 @@ sys.path.insert(0, str(ROOT))
 # arithmetic, its cost); GoogLeNet.small() now has a quarter of the widths and dropout 0.2:
 # 10 epochs at dropout 0.4 and 12 epochs at dropout 0.2 both reached 99.4 % validation, the
 # second with the lower validation loss (0.023 against 0.031), so 12 epochs (the trials are in
-# the JSON, "settings_trials", validation figures only).
+# the JSON, "settings_trials", validation figures only).  ResNet: 12, 20 and 25 epochs reached
+# 99.2, 99.2 and 99.3 % validation on the idle machine with 2 threads (45, 74 and 90 s), so 25.
 COMMON = dict(batch_size=64, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine", shift=2)
 CONFIGS = {
     "lenet": dict(COMMON, epochs=12, lr=0.02, lr_schedule="constant"),
@@ -90,7 +91,7 @@ CONFIGS = {
     "vgg": dict(COMMON, epochs=15, lr=0.02, model=dict(dropout=0.3)),
     "nin": dict(COMMON, epochs=18, lr=0.05),
     "googlenet": dict(COMMON, epochs=12, lr=0.05),
-    "resnet": dict(COMMON, epochs=12, lr=0.1),
+    "resnet": dict(COMMON, epochs=25, lr=0.1),
 }
 TARGETS = {name: dict(test_acc=0.988, seconds=120) for name in CONFIGS}
 TARGETS["lenet"] = dict(test_acc=None, seconds=120)  # the control of the batch-norm comparison
