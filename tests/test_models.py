@@ -204,7 +204,9 @@ def test_small_variant_is_the_same_class_built_with_other_arguments(name):
     assert type(small) is full_class
     t = complexity(small, MNIST)
     assert t[-1]["output_shape"] == (1, 10)
-    assert t.total_params < 300_000 and t.total_macs < 10_000_000  # trains in a minute or two on 2 cores
+    # Each trains to its target within 120 s on 2 cores (benchmarks/results/modern_cnns.json: the
+    # largest, GoogLeNet.small at 379 K parameters and 6.7 M MACs, in 99 s).
+    assert t.total_params < 500_000 and t.total_macs < 10_000_000
 
 
 @pytest.mark.parametrize("name", list(SMALL_MODELS))
