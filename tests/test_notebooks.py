@@ -253,6 +253,17 @@ def test_declared_parameters_reads_the_tagged_cell(tmp_path):
     assert notebooks.declared_parameters(path) == set()
 
 
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=_rel)
+def test_book_page_title_has_no_math(path):
+    # A page's title is repeated in every page's navigation, and Sphinx loads MathJax only on
+    # pages with math of their own: "$1 \\times 1$" showed as raw TeX in the sidebar of others.
+    nb = nbformat.read(str(path), as_version=4)
+    titles = [line for cell in nb.cells if cell.cell_type == "markdown"
+              for line in cell.source.splitlines() if line.startswith("# ")]
+    assert titles, f"{_rel(path)} has no '# ' title"
+    assert "$" not in titles[0], f"{_rel(path)}: the title {titles[0]!r} holds math; write it in plain text (1×1)"
+
+
 # --- (d) the book teaches the library's code ----------------------------------------------------
 
 def _library_names():
